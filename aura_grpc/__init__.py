@@ -1,0 +1,3 @@
+"""AURA: a device-attestation certificate authority."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Attestation: one verifier per evidence type behind one interface."""
