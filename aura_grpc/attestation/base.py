@@ -54,6 +54,9 @@ class Verifier(ABC):
         """Build from this type's configuration section; trust roots load here once."""
         return cls()
 
+    def ensure_available(self) -> None:
+        """Raise `NotImplementedYet` or `Unavailable` before any nonce is spent."""
+
     @abstractmethod
     def verify(
         self, payload: Mapping[str, Any], context: VerificationContext
@@ -94,4 +97,3 @@ def background_tasks_of(verifier: Verifier) -> Sequence[BackgroundTask]:
     """
     method = getattr(verifier, "background_tasks", None)
     return tuple(method()) if callable(method) else ()
-

@@ -17,6 +17,9 @@ from aura_grpc.errors import NotImplementedYet
 class UnimplementedVerifier(Verifier):
     type_name = "unimplemented"
 
+    def ensure_available(self) -> None:
+        raise NotImplementedYet(f"'{self.type_name}' attestation is not implemented yet")
+
     def verify(
         self, payload: Mapping[str, Any], context: VerificationContext
     ) -> VerifiedEvidence:

@@ -1,7 +1,5 @@
-"""'aws_nitro' evidence: not implemented yet."""
+"""'aws_nitro' evidence: AWS Nitro Enclaves attestation documents."""
 
-from aura_grpc.attestation.unimplemented import UnimplementedVerifier
+from aura_grpc.attestation.aws_nitro.verifier import NitroVerifier
 
-
-class NitroVerifier(UnimplementedVerifier):
-    type_name = "aws_nitro"
+__all__ = ["NitroVerifier"]

@@ -1,7 +1,5 @@
-"""'azure_snp' evidence: not implemented yet."""
+"""'azure_snp' evidence: AMD SEV-SNP reports, bare or from Azure confidential VMs."""
 
-from aura_grpc.attestation.unimplemented import UnimplementedVerifier
+from aura_grpc.attestation.azure_snp.verifier import AzureSNPVerifier
 
-
-class AzureSNPVerifier(UnimplementedVerifier):
-    type_name = "azure_snp"
+__all__ = ["AzureSNPVerifier"]

@@ -1,7 +1,5 @@
-"""'gcp_cc' evidence: not implemented yet."""
+"""'gcp_cc' evidence: Confidential Space / Confidential VM attestation tokens."""
 
-from aura_grpc.attestation.unimplemented import UnimplementedVerifier
+from aura_grpc.attestation.gcp_cc.verifier import GCPConfidentialVerifier
 
-
-class GCPConfidentialVerifier(UnimplementedVerifier):
-    type_name = "gcp_cc"
+__all__ = ["GCPConfidentialVerifier"]

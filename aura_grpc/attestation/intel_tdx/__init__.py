@@ -1,7 +1,5 @@
-"""'intel_tdx' evidence: not implemented yet."""
+"""'intel_tdx' evidence: Intel TDX DCAP quotes verified against Intel's collateral."""
 
-from aura_grpc.attestation.unimplemented import UnimplementedVerifier
+from aura_grpc.attestation.intel_tdx.verifier import TDXVerifier
 
-
-class TDXVerifier(UnimplementedVerifier):
-    type_name = "intel_tdx"
+__all__ = ["TDXVerifier"]

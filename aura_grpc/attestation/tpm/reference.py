@@ -30,7 +30,9 @@ def parse_pcr_reference(document: Mapping[str, Any]) -> dict[str, Any]:
         if not str(index).isdigit() or not 0 <= int(index) <= 23:
             problems.append(f"PCR index '{index}' is not 0..23")
             continue
-        if not isinstance(allowed, list) or not all(isinstance(v, str) for v in allowed):
+        if not isinstance(allowed, list) or not all(
+            isinstance(v, str) for v in allowed
+        ):
             problems.append(f"pcrs.{index} must be a list of hex strings")
             continue
         values = [v.lower().removeprefix("0x") for v in allowed]

@@ -1,0 +1,150 @@
+"""TPM vendor and cloud CAs, and the check that an AK or EK certificate chains to one.
+
+Every configured certificate is pinned (trusted as an anchor), roots and
+intermediates alike, so a chain is the device certificate plus pinned CAs up to
+a self-signed one. Google's EK/AK CAs ship in `attestation/roots/gce_*.pem`.
+Results are cached per certificate with the chain's validity window, so a
+device that attests often costs one chain walk, not one per quote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+
+from aura_grpc.errors import CertificateExpired, ChainInvalid, EvidenceMalformed
+
+log = logging.getLogger(__name__)
+
+ROOTS_DIR = Path(__file__).resolve().parents[1] / "roots"
+DEFAULT_CA_FILES = (
+    "gce_tpm_ek_root_1.pem",
+    "gce_tpm_ek_intermediate_2.pem",
+    "gce_tpm_ek_intermediate_3.pem",
+    "gce_gcp_ek_ak_ca_root.pem",
+    "gce_gcp_ek_ak_ca_intermediate_v3.pem",
+)
+_MAX_DEPTH = 5
+_CACHE_SIZE = 4096
+
+
+def load_pem_bundle(text: str, what: str) -> list[x509.Certificate]:
+    """Certificates from PEM text; a path to a PEM file is read first."""
+    if "-----BEGIN" not in text:
+        text = Path(text).read_text()
+    try:
+        certificates = x509.load_pem_x509_certificates(text.encode())
+    except ValueError as exc:
+        raise ValueError(f"{what} holds no valid PEM certificate") from exc
+    return certificates
+
+
+def load_default_cas() -> list[x509.Certificate]:
+    bundle = "".join((ROOTS_DIR / name).read_text() for name in DEFAULT_CA_FILES)
+    return load_pem_bundle(bundle, "pinned GCE TPM CAs")
+
+
+def load_der_certificate(data: bytes, what: str) -> x509.Certificate:
+    try:
+        return x509.load_der_x509_certificate(data)
+    except ValueError as exc:
+        raise EvidenceMalformed(f"{what} is not a DER X.509 certificate") from exc
+
+
+@dataclass
+class CASet:
+    """Pinned CAs for one purpose (AK or EK certificates) and a chain cache."""
+
+    cas: tuple[x509.Certificate, ...]
+    reason: str
+    _cache: dict[bytes, tuple[datetime, datetime]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, cas: Iterable[x509.Certificate], reason: str) -> CASet:
+        unique = {cert.fingerprint(hashes.SHA256()): cert for cert in cas}
+        return cls(tuple(unique.values()), reason)
+
+    def verify(self, cert: x509.Certificate, now: datetime) -> None:
+        """Raise ChainInvalid unless `cert` chains to a pinned CA and all are valid
+        at `now` (CertificateExpired when only the time is wrong)."""
+        key = hashlib.sha256(cert.tbs_certificate_bytes + cert.signature).digest()
+        window = self._cache.get(key)
+        if window is None:
+            window = self._walk(cert)
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.clear()  # a crude bound; the chains are few and cheap
+            self._cache[key] = window
+
+        not_before, not_after = window
+        if not not_before <= now <= not_after:
+            raise CertificateExpired(
+                "TPM certificate chain is not valid at this time",
+                reason=self.reason.replace("_CERT_CHAIN", "_CERT_EXPIRED"),
+            )
+
+    def _issuer_of(self, cert: x509.Certificate) -> x509.Certificate | None:
+        for candidate in self.cas:
+            if candidate.subject != cert.issuer:
+                continue
+            try:
+                cert.verify_directly_issued_by(candidate)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            return candidate
+        return None
+
+    def _walk(self, cert: x509.Certificate) -> tuple[datetime, datetime]:
+        path = [cert]
+        issuer = self._issuer_of(cert)
+        if issuer is None:
+            raise ChainInvalid(
+                "TPM certificate is not issued by a pinned CA", reason=self.reason
+            )
+        while issuer is not None and len(path) < _MAX_DEPTH:
+            _require_ca(issuer, self.reason)
+            path.append(issuer)
+            if issuer.subject == issuer.issuer:
+                break
+            issuer = self._issuer_of(issuer)
+
+        return (
+            max(c.not_valid_before_utc for c in path),
+            min(c.not_valid_after_utc for c in path),
+        )
+
+
+def _require_ca(cert: x509.Certificate, reason: str) -> None:
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        raise ChainInvalid("a pinned TPM CA is not a CA", reason=reason) from None
+    if not constraints.value.ca:
+        raise ChainInvalid("a pinned TPM CA is not a CA", reason=reason)
+
+
+@dataclass(frozen=True)
+class TPMTrust:
+    """The CAs AK certificates and EK certificates must chain to."""
+
+    ak_cas: CASet
+    ek_cas: CASet
+
+    @classmethod
+    def default(
+        cls,
+        extra_ak: Iterable[x509.Certificate] = (),
+        extra_ek: Iterable[x509.Certificate] = (),
+    ) -> TPMTrust:
+        pinned = load_default_cas()
+        return cls(
+            CASet.of([*pinned, *extra_ak], "TPM_AK_CERT_CHAIN"),
+            CASet.of([*pinned, *extra_ek], "TPM_EK_CERT_CHAIN"),
+        )

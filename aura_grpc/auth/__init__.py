@@ -1,0 +1,1 @@
+"""Org-scoped bearer tokens and the scopes each method needs."""

@@ -1,0 +1,165 @@
+"""The `aura` command: run the service and administer orgs and tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aura_grpc import logfields
+from aura_grpc.auth.scopes import parse_scopes
+from aura_grpc.config import ConfigError, Settings, load_settings
+from aura_grpc.devsetup import ensure_default_org
+from aura_grpc.errors import AuraError
+from aura_grpc.server import Backend
+
+app = typer.Typer(help="AURA: attested devices get mTLS client certificates.", no_args_is_help=True)
+org_app = typer.Typer(help="Manage orgs.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage org-scoped bearer tokens.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(token_app, name="token")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML configuration file.")
+]
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _fail(exc: AuraError) -> typer.Exit:
+    typer.echo(f"error: {exc.message}", err=True)
+    return typer.Exit(1)
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+async def _serve(settings: Settings, with_envoy: bool) -> None:
+    backend = Backend(settings)
+    await backend.open_database()
+    token = None
+    if settings.profile == "dev":
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        token = await ensure_default_org(backend.orgs(), settings.state_dir)
+    envoy = None
+    try:
+        await backend.start()
+        if with_envoy:
+            from gateway.bootstrap import render, start_envoy, wait_ready
+
+            paths = render(
+                settings.state_dir,
+                api_host=settings.api_host,
+                api_port=settings.api_port,
+                admin_port=settings.envoy_admin_port,
+                backend_socket=settings.resolved_backend_socket,
+            )
+            envoy = start_envoy(paths.bootstrap, settings.state_dir / "envoy.log")
+            wait_ready(envoy, settings.envoy_admin_port, settings.state_dir / "envoy.log")
+            _print_welcome(settings, paths.ca_cert, token)
+        await _until_signalled()
+    finally:
+        if envoy is not None:
+            envoy.terminate()
+            with contextlib.suppress(Exception):
+                envoy.wait(timeout=10)
+        await backend.stop()
+
+
+def _print_welcome(settings: Settings, ca_cert: Path, token: str | None) -> None:
+    token_file = settings.state_dir / "dev-token"
+    shown = token or f"$(cat {token_file})"
+    url = settings.resolved_public_base_url
+    lines = [
+        "",
+        f"AURA is running ({settings.profile} profile): API {url}",
+        f"  admin token for org 'default': {token or 'see ' + str(token_file)}",
+        "  try:",
+        f'    curl --cacert {ca_cert} -H "authorization: Bearer {shown}" \\',
+        f"         -X POST {url}/v2/attest/challenge -d '{{}}'",
+        "",
+    ]
+    typer.echo("\n".join(lines))
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    envoy: Annotated[bool, typer.Option(help="Also start Envoy in front.")] = True,
+    log_level: Annotated[str, typer.Option(help="Python log level.")] = "INFO",
+) -> None:
+    """Run the gRPC backend (and, by default, Envoy in front of it)."""
+    logfields.configure(log_level.upper())
+    settings = _settings(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(settings, envoy))
+
+
+@org_app.command("create")
+def org_create(name: str, config: ConfigOption = None) -> None:
+    """Create an org."""
+
+    async def run() -> str:
+        backend = Backend(_settings(config))
+        await backend.open_database()
+        try:
+            return (await backend.orgs().create_org(name)).id
+        finally:
+            await backend.stop()
+
+    try:
+        typer.echo(asyncio.run(run()))
+    except AuraError as exc:
+        raise _fail(exc) from exc
+
+
+@token_app.command("create")
+def token_create(
+    org: Annotated[str, typer.Option(help="Org name.")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated: admin,device,read,revoke,issue_any.")],
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Create a token and print its secret once (it is stored only as a hash)."""
+    try:
+        wanted = parse_scopes(scopes)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def run() -> str:
+        backend = Backend(_settings(config))
+        await backend.open_database()
+        try:
+            return (await backend.orgs().create_token(org, wanted, label)).bearer
+        finally:
+            await backend.stop()
+
+    try:
+        typer.echo(asyncio.run(run()))
+    except AuraError as exc:
+        raise _fail(exc) from exc
+
+
+def main() -> None:
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""One configuration object, read once at start-up from a file and the environment.
+
+Precedence: environment (`AURA_*`, nested with `__`) over the YAML file named by
+`AURA_CONFIG` (or `--config`) over defaults. Unknown keys are rejected and every
+problem is reported at once, by pydantic's validation error.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message lists every problem."""
+
+
+class VerifierSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Per-type options handed to each verifier's `from_options`.
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Extra types from outside AURA: type name -> "package.module:Class".
+    extra: dict[str, str] = Field(default_factory=dict)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AURA_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    profile: Literal["dev", "prod"] = "dev"
+    state_dir: Path = Path(".aura")
+    database_url: str = ""
+    backend_socket: str = ""
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8443, ge=1, le=65535)
+    device_port: int = Field(8444, ge=1, le=65535)
+    envoy_admin_port: int = Field(9901, ge=1, le=65535)
+
+    nonce_ttl_seconds: int = Field(300, ge=5, le=3600)
+    issue_ticket_ttl_seconds: int = Field(600, ge=5, le=86400)
+    freshness_hours: float = Field(24, gt=0, le=24 * 30)
+
+    trust_domain: str = Field("aura.local", pattern=r"^[a-z0-9.-]{1,253}$")
+    max_cert_days: int = Field(397, ge=1, le=3650)
+    crl_period_hours: float = Field(24, gt=0, le=24 * 30)
+    public_base_url: str = ""
+    master_key_file: Path | None = None
+
+    verifiers: VerifierSettings = Field(default_factory=VerifierSettings)
+
+    @model_validator(mode="after")
+    def _prod_needs_explicit_secrets(self) -> Settings:
+        if self.profile == "prod" and self.master_key_file is None:
+            raise ValueError("the prod profile needs master_key_file")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.state_dir / 'aura.db'}"
+
+    @property
+    def resolved_backend_socket(self) -> str:
+        return self.backend_socket or str((self.state_dir / "backend.sock").resolve())
+
+    @property
+    def resolved_public_base_url(self) -> str:
+        return self.public_base_url or f"https://{self.api_host}:{self.api_port}"
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read the file (if any), then the environment, and validate everything."""
+    path = path or (Path(os.environ["AURA_CONFIG"]) if "AURA_CONFIG" in os.environ else None)
+    document: dict[str, Any] = {}
+    if path is not None:
+        try:
+            document = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from exc
+        if not isinstance(document, dict):
+            raise ConfigError(f"{path} must hold a mapping of settings")
+
+    env_only = Settings.model_fields.keys() & {
+        k.removeprefix("AURA_").lower().split("__")[0] for k in os.environ if k.startswith("AURA_")
+    }
+    for key in env_only:
+        document.pop(key, None)  # the environment wins over the file
+
+    try:
+        return Settings(**{**document, **overrides})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc

@@ -1,0 +1,119 @@
+"""Assemble and run the gRPC backend that only Envoy can reach."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from aura_grpc.api.attest import AttestServicer
+from aura_grpc.api.calls import CallGuard
+from aura_grpc.api.certs import CertServicer
+from aura_grpc.attestation.base import background_tasks_of
+from aura_grpc.attestation.registry import VerifierRegistry
+from aura_grpc.clock import Clocks
+from aura_grpc.config import Settings
+from aura_grpc.gen.aura.v2 import attest_pb2, attest_pb2_grpc, certs_pb2, certs_pb2_grpc
+from aura_grpc.services.attestation import AttestationService
+from aura_grpc.services.orgs import OrgService
+from aura_grpc.store import db
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    attest_pb2.DESCRIPTOR.services_by_name["AttestService"].full_name,
+    certs_pb2.DESCRIPTOR.services_by_name["CertService"].full_name,
+)
+
+
+@dataclass
+class Backend:
+    """Everything with state: settings, database, verifiers and the gRPC server."""
+
+    settings: Settings
+    clocks: Clocks = field(default_factory=Clocks)
+    engine: AsyncEngine | None = None
+    sessions: async_sessionmaker[AsyncSession] | None = None
+    server: grpc.aio.Server | None = None
+    registry: VerifierRegistry | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def open_database(self) -> async_sessionmaker[AsyncSession]:
+        self.engine = db.create_engine(self.settings.resolved_database_url)
+        await db.migrate(self.engine)
+        self.sessions = db.sessionmaker(self.engine)
+        return self.sessions
+
+    def orgs(self) -> OrgService:
+        assert self.sessions is not None, "open_database() first"
+        return OrgService(self.sessions, self.clocks.issuing)
+
+    async def start(self) -> str:
+        """Open the database, bind the socket and serve; returns the address."""
+        sessions = self.sessions or await self.open_database()
+        self.registry = VerifierRegistry.build(
+            self.settings.profile,
+            self.settings.verifiers.options,
+            self.settings.verifiers.extra,
+        )
+        guard = CallGuard(self.orgs())
+        attestation = AttestationService(sessions, self.registry, self.settings, self.clocks)
+
+        self.server = grpc.aio.server(options=[("grpc.max_receive_message_length", 4 << 20)])
+        attest_pb2_grpc.add_AttestServiceServicer_to_server(
+            AttestServicer(guard, attestation), self.server
+        )
+        certs_pb2_grpc.add_CertServiceServicer_to_server(CertServicer(guard), self.server)
+        self._add_health_and_reflection(self.server)
+
+        address = self._bind(self.server)
+        await self.server.start()
+        for verifier_name in self.registry.types():
+            for task in background_tasks_of(self.registry.get(verifier_name)):
+                self._tasks.append(asyncio.create_task(task()))
+        log.info("backend listening on %s", address)
+        return address
+
+    async def stop(self, grace: float = 1.0) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.server is not None:
+            await self.server.stop(grace)
+        if self.engine is not None:
+            await self.engine.dispose()
+
+    def _bind(self, server: grpc.aio.Server) -> str:
+        # A Unix socket only this user can open: no other local process can call
+        # the backend directly and forge the identity headers Envoy sets.
+        path = Path(self.settings.resolved_backend_socket)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        old_umask = os.umask(0o177)
+        try:
+            server.add_insecure_port(f"unix:{path}")
+        finally:
+            os.umask(old_umask)
+        return f"unix:{path}"
+
+    @staticmethod
+    def _add_health_and_reflection(server: grpc.aio.Server) -> None:
+        checker = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+        for name in ("", *SERVICE_NAMES):
+            asyncio.get_running_loop().create_task(
+                checker.set(name, health_pb2.HealthCheckResponse.SERVING)
+            )
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, reflection.SERVICE_NAME, health.SERVICE_NAME), server
+        )

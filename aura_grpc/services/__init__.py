@@ -1,0 +1,1 @@
+"""Domain logic: knows the store, verifiers and CA; knows nothing of gRPC."""

@@ -1,0 +1,1 @@
+"""Everything Envoy needs: protobuf descriptors, bootstrap and the dev PKI."""
