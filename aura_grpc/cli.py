@@ -18,7 +18,9 @@ from aura_grpc.devsetup import ensure_default_org
 from aura_grpc.errors import AuraError
 from aura_grpc.server import Backend
 
-app = typer.Typer(help="AURA: attested devices get mTLS client certificates.", no_args_is_help=True)
+app = typer.Typer(
+    help="AURA: attested devices get mTLS client certificates.", no_args_is_help=True
+)
 org_app = typer.Typer(help="Manage orgs.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage org-scoped bearer tokens.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
@@ -71,7 +73,9 @@ async def _serve(settings: Settings, with_envoy: bool) -> None:
                 backend_socket=settings.resolved_backend_socket,
             )
             envoy = start_envoy(paths.bootstrap, settings.state_dir / "envoy.log")
-            wait_ready(envoy, settings.envoy_admin_port, settings.state_dir / "envoy.log")
+            wait_ready(
+                envoy, settings.envoy_admin_port, settings.state_dir / "envoy.log"
+            )
             _print_welcome(settings, paths.ca_cert, token)
         await _until_signalled()
     finally:
@@ -132,7 +136,9 @@ def org_create(name: str, config: ConfigOption = None) -> None:
 @token_app.command("create")
 def token_create(
     org: Annotated[str, typer.Option(help="Org name.")],
-    scopes: Annotated[str, typer.Option(help="Comma-separated: admin,device,read,revoke,issue_any.")],
+    scopes: Annotated[
+        str, typer.Option(help="Comma-separated: admin,device,read,revoke,issue_any.")
+    ],
     label: Annotated[str, typer.Option(help="What the token is for.")] = "",
     config: ConfigOption = None,
 ) -> None:

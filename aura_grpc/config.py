@@ -13,7 +13,11 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 
 class ConfigError(Exception):
@@ -88,7 +92,9 @@ class Settings(BaseSettings):
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Read the file (if any), then the environment, and validate everything."""
-    path = path or (Path(os.environ["AURA_CONFIG"]) if "AURA_CONFIG" in os.environ else None)
+    path = path or (
+        Path(os.environ["AURA_CONFIG"]) if "AURA_CONFIG" in os.environ else None
+    )
     document: dict[str, Any] = {}
     if path is not None:
         try:
@@ -99,7 +105,9 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             raise ConfigError(f"{path} must hold a mapping of settings")
 
     env_only = Settings.model_fields.keys() & {
-        k.removeprefix("AURA_").lower().split("__")[0] for k in os.environ if k.startswith("AURA_")
+        k.removeprefix("AURA_").lower().split("__")[0]
+        for k in os.environ
+        if k.startswith("AURA_")
     }
     for key in env_only:
         document.pop(key, None)  # the environment wins over the file

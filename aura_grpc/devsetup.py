@@ -22,7 +22,9 @@ async def ensure_default_org(orgs: OrgService, state_dir: Path) -> str | None:
         pass
 
     await orgs.create_org(DEFAULT_ORG)
-    token = await orgs.create_token(DEFAULT_ORG, frozenset({Scope.ADMIN}), label="dev admin")
+    token = await orgs.create_token(
+        DEFAULT_ORG, frozenset({Scope.ADMIN}), label="dev admin"
+    )
     path = state_dir / "dev-token"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -9,13 +9,13 @@ from typing import Any
 ORG = "org"
 DEVICE = "device"
 SERIAL = "serial"
-TOKEN = "token_id"
+TOKEN_ID = "token_id"  # noqa: S105  # a field name, not a secret
 REQUEST = "request_id"
 TYPE = "evidence_type"
 REASON = "reason"
 NOT_AFTER = "not_after"
 
-FIELDS = (ORG, DEVICE, SERIAL, TOKEN, REQUEST, TYPE, REASON, NOT_AFTER)
+FIELDS = (ORG, DEVICE, SERIAL, TOKEN_ID, REQUEST, TYPE, REASON, NOT_AFTER)
 
 
 class FieldFormatter(logging.Formatter):
@@ -34,7 +34,9 @@ def fields(**values: Any) -> dict[str, Any]:
 
 def configure(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(FieldFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        FieldFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

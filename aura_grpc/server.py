@@ -65,13 +65,19 @@ class Backend:
             self.settings.verifiers.extra,
         )
         guard = CallGuard(self.orgs())
-        attestation = AttestationService(sessions, self.registry, self.settings, self.clocks)
+        attestation = AttestationService(
+            sessions, self.registry, self.settings, self.clocks
+        )
 
-        self.server = grpc.aio.server(options=[("grpc.max_receive_message_length", 4 << 20)])
+        self.server = grpc.aio.server(
+            options=[("grpc.max_receive_message_length", 4 << 20)]
+        )
         attest_pb2_grpc.add_AttestServiceServicer_to_server(
             AttestServicer(guard, attestation), self.server
         )
-        certs_pb2_grpc.add_CertServiceServicer_to_server(CertServicer(guard), self.server)
+        certs_pb2_grpc.add_CertServiceServicer_to_server(
+            CertServicer(guard), self.server
+        )
         self._add_health_and_reflection(self.server)
 
         address = self._bind(self.server)

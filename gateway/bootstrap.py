@@ -68,13 +68,21 @@ def validate(bootstrap: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def start_envoy(bootstrap: Path, log_path: Path, base_id: int = 0) -> subprocess.Popen[bytes]:
+def start_envoy(
+    bootstrap: Path, log_path: Path, base_id: int = 0
+) -> subprocess.Popen[bytes]:
     """Start Envoy in the background; its log goes to `log_path`."""
     log_file = log_path.open("ab")
     return subprocess.Popen(
         [
-            envoy_binary(), "-c", str(bootstrap), "-l", "warning",
-            "--base-id", str(base_id), "--disable-hot-restart",
+            envoy_binary(),
+            "-c",
+            str(bootstrap),
+            "-l",
+            "warning",
+            "--base-id",
+            str(base_id),
+            "--disable-hot-restart",
         ],
         stdout=log_file,
         stderr=subprocess.STDOUT,
@@ -86,7 +94,10 @@ class EnvoyFailed(RuntimeError):
 
 
 def wait_ready(
-    process: subprocess.Popen[bytes], admin_port: int, log_path: Path, timeout: float = 30
+    process: subprocess.Popen[bytes],
+    admin_port: int,
+    log_path: Path,
+    timeout: float = 30,
 ) -> None:
     """Block until Envoy's admin `/ready` answers 200, or raise with its log tail."""
     deadline = time.monotonic() + timeout
@@ -94,7 +105,10 @@ def wait_ready(
         if process.poll() is not None:
             break
         try:
-            if httpx.get(f"http://127.0.0.1:{admin_port}/ready", timeout=1).status_code == 200:
+            if (
+                httpx.get(f"http://127.0.0.1:{admin_port}/ready", timeout=1).status_code
+                == 200
+            ):
                 return
         except httpx.HTTPError:
             pass

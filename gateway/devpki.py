@@ -65,7 +65,9 @@ def _make_ca(now: datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificat
             x509.KeyUsage(False, False, False, False, False, True, True, False, False),
             critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False
+        )
         .sign(key, hashes.SHA256())
     )
     return key, cert
@@ -75,7 +77,10 @@ def _make_server(
     ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, now: datetime
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    names = [
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name("localhost"))
@@ -88,7 +93,8 @@ def _make_server(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            False,
         )
         .sign(ca_key, hashes.SHA256())
     )

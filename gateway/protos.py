@@ -32,9 +32,14 @@ def proto_files() -> list[str]:
     return sorted(str(p.relative_to(PROTO_DIR)) for p in PROTO_DIR.rglob("*.proto"))
 
 
-def _run_protoc(args: list[str]) -> None:
+# The transcoder must know the error detail types to print them as JSON.
+ERROR_PROTOS = ["google/rpc/status.proto", "google/rpc/error_details.proto"]
+
+
+def _run_protoc(args: list[str], extra: list[str] | None = None) -> None:
     flags = [f"-I{d}" for d in include_dirs()]
-    if protoc.main(["protoc", *flags, *args, *proto_files()]) != 0:
+    files = [*proto_files(), *(extra or [])]
+    if protoc.main(["protoc", *flags, *args, *files]) != 0:
         raise RuntimeError("protoc failed; see its output above")
 
 
@@ -42,13 +47,22 @@ def generate_python(out_dir: Path = GEN_DIR) -> None:
     """Python messages, gRPC stubs and type stubs, importable as aura_grpc.gen."""
     out_dir.mkdir(parents=True, exist_ok=True)
     _run_protoc(
-        [f"--python_out={out_dir}", f"--grpc_python_out={out_dir}", f"--pyi_out={out_dir}"]
+        [
+            f"--python_out={out_dir}",
+            f"--grpc_python_out={out_dir}",
+            f"--pyi_out={out_dir}",
+        ]
     )
 
     # protoc writes absolute imports from the proto root; make them package-relative.
     for path in out_dir.rglob("*.py*"):
         text = path.read_text()
-        fixed = re.sub(r"^from aura\.v2 import", "from aura_grpc.gen.aura.v2 import", text, flags=re.M)
+        fixed = re.sub(
+            r"^from aura\.v2 import",
+            "from aura_grpc.gen.aura.v2 import",
+            text,
+            flags=re.M,
+        )
         path.write_text(fixed)
     for folder in [out_dir, *[p for p in out_dir.rglob("*") if p.is_dir()]]:
         (folder / "__init__.py").touch()
@@ -62,7 +76,8 @@ def build_descriptor(out_path: Path) -> Path:
             "--include_imports",
             "--include_source_info",
             f"--descriptor_set_out={out_path}",
-        ]
+        ],
+        ERROR_PROTOS,
     )
     return out_path
 
@@ -86,7 +101,9 @@ def main() -> None:
     elif command == "descriptor":
         print(build_descriptor(Path(sys.argv[2])))
     else:
-        raise SystemExit(f"unknown command {command!r}: python | googleapis | descriptor PATH")
+        raise SystemExit(
+            f"unknown command {command!r}: python | googleapis | descriptor PATH"
+        )
 
 
 if __name__ == "__main__":

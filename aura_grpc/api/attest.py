@@ -34,7 +34,9 @@ class AttestServicer(attest_pb2_grpc.AttestServiceServicer):
         )
 
     @translate_errors
-    async def Attest(self, request: pb.AttestRequest, context: Context) -> pb.AttestResponse:
+    async def Attest(
+        self, request: pb.AttestRequest, context: Context
+    ) -> pb.AttestResponse:
         principal = await self._guard.principal(context, PREFIX + "Attest")
         if not request.type:
             raise InvalidInput("'type' is required")
@@ -42,7 +44,9 @@ class AttestServicer(attest_pb2_grpc.AttestServiceServicer):
             raise InvalidInput("'payload' is required")
 
         outcome = await self._service.attest(
-            principal, self._guard.actor(principal, context), request.type,
+            principal,
+            self._guard.actor(principal, context),
+            request.type,
             to_dict(request.payload),
         )
         return pb.AttestResponse(
@@ -75,7 +79,9 @@ class AttestServicer(attest_pb2_grpc.AttestServiceServicer):
     ) -> pb.PutReferenceValuesResponse:
         principal = await self._guard.principal(context, PREFIX + "PutReferenceValues")
         document = await self._service.put_reference_values(
-            principal, self._guard.actor(principal, context), request.type,
+            principal,
+            self._guard.actor(principal, context),
+            request.type,
             to_dict(request.values),
         )
         return pb.PutReferenceValuesResponse(

@@ -6,12 +6,12 @@ from typing import Any
 
 import grpc
 
+from aura_grpc.api.status import request_id_of
 from aura_grpc.auth.scopes import METHOD_SCOPES
 from aura_grpc.auth.tokens import Principal
 from aura_grpc.errors import PermissionDenied, Unauthenticated
 from aura_grpc.services.audit import Actor
 from aura_grpc.services.orgs import OrgService
-from aura_grpc.api.status import request_id_of
 
 
 def _bearer(context: grpc.aio.ServicerContext[Any, Any]) -> str:
@@ -34,9 +34,13 @@ class CallGuard:
     ) -> Principal:
         principal = await self._orgs.authenticate(_bearer(context))
         if not principal.scopes & METHOD_SCOPES[method]:
-            raise PermissionDenied(f"this token's scopes do not allow {method.rsplit('/', 1)[-1]}")
+            raise PermissionDenied(
+                f"this token's scopes do not allow {method.rsplit('/', 1)[-1]}"
+            )
         return principal
 
     @staticmethod
-    def actor(principal: Principal, context: grpc.aio.ServicerContext[Any, Any]) -> Actor:
+    def actor(
+        principal: Principal, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Actor:
         return Actor(principal.org_id, principal.token_id, request_id_of(context))

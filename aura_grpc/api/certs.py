@@ -21,6 +21,8 @@ class CertServicer(certs_pb2_grpc.CertServiceServicer):
         self._guard = guard
 
     @translate_errors
-    async def IssueCert(self, request: pb.IssueCertRequest, context: Context) -> pb.IssueCertResponse:
+    async def IssueCert(
+        self, request: pb.IssueCertRequest, context: Context
+    ) -> pb.IssueCertResponse:
         await self._guard.principal(context, PREFIX + "IssueCert")
         raise NotImplementedYet("certificate issuance is not implemented yet")

@@ -46,9 +46,14 @@ def code_for(error: errors.AuraError) -> grpc.StatusCode:
 
 
 def rich_status(
-    code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str] | None = None
+    code: grpc.StatusCode,
+    message: str,
+    reason: str,
+    metadata: dict[str, str] | None = None,
 ) -> grpc.Status:
-    info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata or {})
+    info = error_details_pb2.ErrorInfo(
+        reason=reason, domain=DOMAIN, metadata=metadata or {}
+    )
     detail = any_pb2.Any()
     detail.Pack(info)
     status = status_pb2.Status(
@@ -71,25 +76,34 @@ def translate_errors(method: Handler) -> Handler:
     """Wrap a servicer method so every exception ends in a clean status."""
 
     @functools.wraps(method)
-    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    async def wrapper(
+        self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Any:
         try:
             return await method(self, request, context)
         except errors.AuraError as exc:
             code = code_for(exc)
             if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE):
-                log.error("%s: %s", method.__name__, exc.message,
-                          extra={REASON: exc.reason, REQUEST: request_id_of(context)})
+                log.error(
+                    "%s: %s",
+                    method.__name__,
+                    exc.message,
+                    extra={REASON: exc.reason, REQUEST: request_id_of(context)},
+                )
             await context.abort_with_status(rich_status(code, exc.message, exc.reason))
         except (grpc.aio.AbortError, grpc.aio.UsageError):
             raise
         except Exception:
             request_id = request_id_of(context)
-            log.exception("unexpected error in %s", method.__name__,
-                          extra={REQUEST: request_id})
+            log.exception(
+                "unexpected error in %s", method.__name__, extra={REQUEST: request_id}
+            )
             await context.abort_with_status(
-                rich_status(grpc.StatusCode.INTERNAL,
-                            f"internal error (request id {request_id or 'unknown'})",
-                            "INTERNAL")
+                rich_status(
+                    grpc.StatusCode.INTERNAL,
+                    f"internal error (request id {request_id or 'unknown'})",
+                    "INTERNAL",
+                )
             )
 
     return wrapper  # type: ignore[return-value]

@@ -54,7 +54,7 @@ class Verifier(ABC):
         """Build from this type's configuration section; trust roots load here once."""
         return cls()
 
-    def ensure_available(self) -> None:
+    def ensure_available(self) -> None:  # noqa: B027  # optional hook, no-op by default
         """Raise `NotImplementedYet` or `Unavailable` before any nonce is spent."""
 
     @abstractmethod

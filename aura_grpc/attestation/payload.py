@@ -25,7 +25,9 @@ BOUND_KEY_FIELD = "bound_key_pem"
 MAX_FIELD_BYTES = 1 << 20
 
 
-def require_str(payload: Mapping[str, Any], name: str, *, max_len: int = 1 << 20) -> str:
+def require_str(
+    payload: Mapping[str, Any], name: str, *, max_len: int = 1 << 20
+) -> str:
     value = payload.get(name)
     if not isinstance(value, str) or not value:
         raise EvidenceMalformed(f"payload field '{name}' must be a non-empty string")
@@ -43,7 +45,9 @@ def optional_str(payload: Mapping[str, Any], name: str) -> str | None:
 def decode_base64(value: str, name: str, *, max_bytes: int = MAX_FIELD_BYTES) -> bytes:
     """Standard base64 (padding optional); url-safe alphabet is accepted too."""
     if len(value) > (max_bytes * 4) // 3 + 4:
-        raise EvidenceMalformed(f"payload field '{name}' is larger than {max_bytes} bytes")
+        raise EvidenceMalformed(
+            f"payload field '{name}' is larger than {max_bytes} bytes"
+        )
 
     text = value.strip().replace("-", "+").replace("_", "/")
     text += "=" * (-len(text) % 4)

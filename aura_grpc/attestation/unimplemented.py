@@ -18,15 +18,21 @@ class UnimplementedVerifier(Verifier):
     type_name = "unimplemented"
 
     def ensure_available(self) -> None:
-        raise NotImplementedYet(f"'{self.type_name}' attestation is not implemented yet")
+        raise NotImplementedYet(
+            f"'{self.type_name}' attestation is not implemented yet"
+        )
 
     def verify(
         self, payload: Mapping[str, Any], context: VerificationContext
     ) -> VerifiedEvidence:
-        raise NotImplementedYet(f"'{self.type_name}' attestation is not implemented yet")
+        raise NotImplementedYet(
+            f"'{self.type_name}' attestation is not implemented yet"
+        )
 
     def parse_reference_values(self, document: Mapping[str, Any]) -> JSONObject:
-        raise NotImplementedYet(f"'{self.type_name}' attestation is not implemented yet")
+        raise NotImplementedYet(
+            f"'{self.type_name}' attestation is not implemented yet"
+        )
 
     def appraise(
         self, evidence: VerifiedEvidence, reference: Mapping[str, Any]

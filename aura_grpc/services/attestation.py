@@ -82,7 +82,11 @@ class AttestationService:
         return Challenge(nonce=nonce, expires_at=now + ttl)
 
     async def attest(
-        self, principal: Principal, actor: Actor, type_name: str, payload: Mapping[str, Any]
+        self,
+        principal: Principal,
+        actor: Actor,
+        type_name: str,
+        payload: Mapping[str, Any],
     ) -> AttestOutcome:
         verifier = self._registry.get(type_name)
         verifier.ensure_available()
@@ -99,7 +103,9 @@ class AttestationService:
                     session, principal.org_id, nonce, self._clocks.issuing.now()
                 )
             context = VerificationContext(
-                nonce=nonce, now=self._clocks.evidence.now(), profile=self._settings.profile
+                nonce=nonce,
+                now=self._clocks.evidence.now(),
+                profile=self._settings.profile,
             )
             evidence = await asyncio.to_thread(verifier.verify, payload, context)
         except AuraError as exc:
@@ -110,7 +116,9 @@ class AttestationService:
             evidence = _with_digest(evidence, raw)
         return await self._store(principal, actor, type_name, evidence)
 
-    async def get_device(self, principal: Principal, device_id: str) -> tuple[Device, int]:
+    async def get_device(
+        self, principal: Principal, device_id: str
+    ) -> tuple[Device, int]:
         async with self._sessions() as session:
             device = await session.get(Device, device_id)
             if device is None or device.org_id != principal.org_id:
@@ -121,7 +129,11 @@ class AttestationService:
         return device, int(count or 0)
 
     async def put_reference_values(
-        self, principal: Principal, actor: Actor, type_name: str, document: Mapping[str, Any]
+        self,
+        principal: Principal,
+        actor: Actor,
+        type_name: str,
+        document: Mapping[str, Any],
     ) -> ReferenceDocument:
         verifier = self._registry.get(type_name)
         values = verifier.parse_reference_values(document)
@@ -132,12 +144,23 @@ class AttestationService:
             now = self._clocks.issuing.now()
             session.add(
                 ReferenceValues(
-                    org_id=principal.org_id, type=type_name, version=version,
-                    document=values, created_at=now, created_by=principal.token_id,
+                    org_id=principal.org_id,
+                    type=type_name,
+                    version=version,
+                    document=values,
+                    created_at=now,
+                    created_by=principal.token_id,
                 )
             )
-            record(session, now, actor, "reference_values.put", "ok",
-                   type=type_name, version=version)
+            record(
+                session,
+                now,
+                actor,
+                "reference_values.put",
+                "ok",
+                type=type_name,
+                version=version,
+            )
         return ReferenceDocument(type_name, version, values)
 
     async def get_reference_values(
@@ -154,11 +177,17 @@ class AttestationService:
     def _read_nonce(payload: Mapping[str, Any]) -> bytes:
         value = payload.get(NONCE_FIELD)
         if not isinstance(value, str) or not value:
-            raise EvidenceMalformed("payload must name the server nonce it used in 'nonce'")
+            raise EvidenceMalformed(
+                "payload must name the server nonce it used in 'nonce'"
+            )
         return decode_base64(value, NONCE_FIELD, max_bytes=64)
 
     async def _store(
-        self, principal: Principal, actor: Actor, type_name: str, evidence: VerifiedEvidence
+        self,
+        principal: Principal,
+        actor: Actor,
+        type_name: str,
+        evidence: VerifiedEvidence,
     ) -> AttestOutcome:
         verifier = self._registry.get(type_name)
         now = self._clocks.issuing.now()
@@ -167,47 +196,88 @@ class AttestationService:
         async with self._sessions.begin() as session:
             org = await session.get(Org, principal.org_id)
             assert org is not None  # the principal's org was just authenticated
-            device_id = derive_device_id(org.device_id_key, type_name, evidence.fingerprint)
+            device_id = derive_device_id(
+                org.device_id_key, type_name, evidence.fingerprint
+            )
 
             reference = await self._latest_reference(session, org.id, type_name)
-            failed = verifier.appraise(evidence, reference.document) if reference else []
+            failed = (
+                verifier.appraise(evidence, reference.document) if reference else []
+            )
             posture = _posture(type_name, evidence, reference, failed, now)
             posture_ok = not failed
 
             device = await session.get(Device, device_id)
             if device is None:
-                device = Device(id=device_id, org_id=org.id, fingerprint=fingerprint,
-                                type=type_name, created_at=now)
+                device = Device(
+                    id=device_id,
+                    org_id=org.id,
+                    fingerprint=fingerprint,
+                    type=type_name,
+                    created_at=now,
+                )
                 session.add(device)
             device.posture = posture
             device.posture_ok = posture_ok
             device.last_attested_at = now
             device.evidence_digest = evidence.evidence_digest
             device.bound_key_spki = evidence.bound_key_spki
+            await session.flush()  # the device row must exist before rows naming it
             session.add(
-                Attestation(org_id=org.id, device_id=device_id, type=type_name,
-                            posture=posture, posture_ok=posture_ok,
-                            evidence_digest=evidence.evidence_digest, attested_at=now)
+                Attestation(
+                    org_id=org.id,
+                    device_id=device_id,
+                    type=type_name,
+                    posture=posture,
+                    posture_ok=posture_ok,
+                    evidence_digest=evidence.evidence_digest,
+                    attested_at=now,
+                )
             )
 
             ticket, ticket_expiry = "", None
             if posture_ok:
                 ttl = timedelta(seconds=self._settings.issue_ticket_ttl_seconds)
-                ticket, ticket_expiry = nonces.new_ticket(session, org.id, device_id, now, ttl)
-            record(session, now, actor, "attestation", "accepted", device_id=device_id,
-                   type=type_name, posture_ok=posture_ok, failed_checks=failed,
-                   evidence_digest=evidence.evidence_digest)
+                ticket, ticket_expiry = nonces.new_ticket(
+                    session, org.id, device_id, now, ttl
+                )
+            record(
+                session,
+                now,
+                actor,
+                "attestation",
+                "accepted",
+                device_id=device_id,
+                type=type_name,
+                posture_ok=posture_ok,
+                failed_checks=failed,
+                evidence_digest=evidence.evidence_digest,
+            )
 
-        log.info("attestation accepted",
-                 extra={ORG: org.id, DEVICE: device_id, TYPE: type_name})
+        log.info(
+            "attestation accepted",
+            extra={ORG: org.id, DEVICE: device_id, TYPE: type_name},
+        )
         return AttestOutcome(device_id, posture_ok, failed, ticket, ticket_expiry)
 
-    async def _record_rejection(self, actor: Actor, type_name: str, exc: AuraError) -> None:
+    async def _record_rejection(
+        self, actor: Actor, type_name: str, exc: AuraError
+    ) -> None:
         async with self._sessions.begin() as session:
-            record(session, self._clocks.issuing.now(), actor, "attestation", "rejected",
-                   reason=exc.reason, type=type_name)
-        log.warning("attestation rejected: %s", exc.message,
-                    extra={ORG: actor.org_id, TYPE: type_name, REASON: exc.reason})
+            record(
+                session,
+                self._clocks.issuing.now(),
+                actor,
+                "attestation",
+                "rejected",
+                reason=exc.reason,
+                type=type_name,
+            )
+        log.warning(
+            "attestation rejected: %s",
+            exc.message,
+            extra={ORG: actor.org_id, TYPE: type_name, REASON: exc.reason},
+        )
 
     @staticmethod
     async def _latest_reference(

@@ -23,10 +23,17 @@ def _sha256(value: bytes) -> bytes:
     return hashlib.sha256(value).digest()
 
 
-def new_nonce(session: AsyncSession, org_id: str, now: datetime, ttl: timedelta) -> bytes:
+def new_nonce(
+    session: AsyncSession, org_id: str, now: datetime, ttl: timedelta
+) -> bytes:
     nonce = secrets.token_bytes(NONCE_BYTES)
     session.add(
-        Nonce(nonce_sha256=_sha256(nonce), org_id=org_id, expires_at=now + ttl, used_at=None)
+        Nonce(
+            nonce_sha256=_sha256(nonce),
+            org_id=org_id,
+            expires_at=now + ttl,
+            used_at=None,
+        )
     )
     return nonce
 
@@ -35,7 +42,9 @@ def seed_nonce(
     session: AsyncSession, org_id: str, nonce: bytes, expires_at: datetime
 ) -> None:
     """Store a nonce the server did not draw (tests replaying recorded evidence)."""
-    session.add(Nonce(nonce_sha256=_sha256(nonce), org_id=org_id, expires_at=expires_at))
+    session.add(
+        Nonce(nonce_sha256=_sha256(nonce), org_id=org_id, expires_at=expires_at)
+    )
 
 
 async def claim_nonce(
@@ -57,7 +66,9 @@ async def claim_nonce(
 
 
 async def purge_expired(session: AsyncSession, now: datetime) -> None:
-    await session.execute(delete(Nonce).where(Nonce.expires_at < now - timedelta(hours=1)))
+    await session.execute(
+        delete(Nonce).where(Nonce.expires_at < now - timedelta(hours=1))
+    )
 
 
 def new_ticket(

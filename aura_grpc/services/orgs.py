@@ -11,10 +11,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aura_grpc.auth.scopes import Scope
-from aura_grpc.auth.tokens import NewToken, Principal, digests_match, mint_token, split_bearer
+from aura_grpc.auth.tokens import (
+    NewToken,
+    Principal,
+    digests_match,
+    mint_token,
+    split_bearer,
+)
 from aura_grpc.clock import Clock
 from aura_grpc.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
-from aura_grpc.logfields import ORG, TOKEN
+from aura_grpc.logfields import ORG, TOKEN_ID
 from aura_grpc.services.audit import Actor, record
 from aura_grpc.store.models import Org, Token
 
@@ -24,7 +30,9 @@ _ORG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 class OrgService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
 
@@ -55,7 +63,10 @@ class OrgService:
         return org
 
     async def create_token(
-        self, org_name: str, scopes: frozenset[Scope], label: str = "",
+        self,
+        org_name: str,
+        scopes: frozenset[Scope],
+        label: str = "",
         expires_at: datetime | None = None,
     ) -> NewToken:
         if not scopes:
@@ -77,9 +88,16 @@ class OrgService:
                     revoked_at=None,
                 )
             )
-            record(session, now, Actor(org.id, token.token_id), "token.create", "ok",
-                   scopes=sorted(scopes), label=label[:200])
-        log.info("token created", extra={ORG: org.id, TOKEN: token.token_id})
+            record(
+                session,
+                now,
+                Actor(org.id, token.token_id),
+                "token.create",
+                "ok",
+                scopes=sorted(scopes),
+                label=label[:200],
+            )
+        log.info("token created", extra={ORG: org.id, TOKEN_ID: token.token_id})
         return token
 
     async def authenticate(self, bearer: str) -> Principal:

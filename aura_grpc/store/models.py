@@ -1,4 +1,4 @@
-"""The schema. Alembic migrations in `migrations/versions` create it; keep both in step."""
+"""The schema. The Alembic revisions in `migrations/versions` must match it."""
 
 from __future__ import annotations
 

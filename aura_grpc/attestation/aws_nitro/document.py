@@ -7,6 +7,7 @@ cryptography runs, so later steps can trust the types they get.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,13 +86,14 @@ def decode_document(raw: bytes) -> NitroDocument:
 
 
 def _split_envelope(envelope: Any) -> tuple[bytes, bytes, bytes]:
-    if not isinstance(envelope, list) or len(envelope) != 4:
+    # cbor2 decodes arrays under a tag as tuples and maps as frozendicts.
+    if not isinstance(envelope, list | tuple) or len(envelope) != 4:
         raise _malformed("attestation document is not a COSE_Sign1 array")
 
     protected, unprotected, payload, signature = envelope
     if not all(isinstance(part, bytes) for part in (protected, payload, signature)):
         raise _malformed("COSE_Sign1 parts have the wrong types")
-    if not isinstance(unprotected, dict):
+    if not isinstance(unprotected, Mapping):
         raise _malformed("COSE_Sign1 unprotected header is not a map")
     if len(signature) != SIGNATURE_BYTES:
         raise _malformed("ES384 signature is not 96 bytes")

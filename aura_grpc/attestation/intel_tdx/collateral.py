@@ -129,7 +129,7 @@ def verify_document(
 def _load_json(raw: str, what: str) -> dict[str, Any]:
     try:
         document = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise EvidenceMalformed(f"TDX collateral {what} is not JSON") from exc
     if not isinstance(document, dict):
         raise EvidenceMalformed(f"TDX collateral {what} is not a JSON object")

@@ -206,5 +206,5 @@ def read_cached_collateral(directory: Path, fmspc: str) -> object:
         raise EvidenceMalformed("cached TDX collateral file is too large")
     try:
         return json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise EvidenceMalformed("cached TDX collateral is not JSON") from exc

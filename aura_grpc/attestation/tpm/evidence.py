@@ -22,7 +22,6 @@ from aura_grpc.attestation.tpm.credential import check_activated_secret
 from aura_grpc.attestation.tpm.eventlog import boot_facts, check_replay, parse_event_log
 from aura_grpc.attestation.tpm.posture import fingerprint_of, quote_claims
 from aura_grpc.attestation.tpm.quote import parse_public, verify_certify, verify_quote
-from aura_grpc.attestation.tpm.stub import read_pcrs
 from aura_grpc.attestation.tpm.structures import (
     FIXED_PARENT,
     FIXED_TPM,
@@ -32,6 +31,7 @@ from aura_grpc.attestation.tpm.structures import (
     TPMSAttest,
     TPMTPublic,
 )
+from aura_grpc.attestation.tpm.stub import read_pcrs
 from aura_grpc.attestation.tpm.trust import CASet, TPMTrust, load_der_certificate
 from aura_grpc.errors import ClaimMismatch, EvidenceMalformed
 

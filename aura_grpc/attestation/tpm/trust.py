@@ -91,9 +91,9 @@ class CASet:
             )
 
     def _issuer_of(self, cert: x509.Certificate) -> x509.Certificate | None:
+        # Names are compared by verify_directly_issued_by on their DER: building
+        # x509.Name objects warns about Google's over-long common names.
         for candidate in self.cas:
-            if candidate.subject != cert.issuer:
-                continue
             try:
                 cert.verify_directly_issued_by(candidate)
             except (ValueError, TypeError, InvalidSignature):
@@ -103,18 +103,17 @@ class CASet:
 
     def _walk(self, cert: x509.Certificate) -> tuple[datetime, datetime]:
         path = [cert]
-        issuer = self._issuer_of(cert)
-        if issuer is None:
+        while len(path) < _MAX_DEPTH:
+            issuer = self._issuer_of(path[-1])
+            if issuer is None or any(issuer is seen for seen in path):
+                break  # the end of the pinned CAs, or a self-signed root
+            _require_ca(issuer, self.reason)
+            path.append(issuer)
+
+        if len(path) == 1:
             raise ChainInvalid(
                 "TPM certificate is not issued by a pinned CA", reason=self.reason
             )
-        while issuer is not None and len(path) < _MAX_DEPTH:
-            _require_ca(issuer, self.reason)
-            path.append(issuer)
-            if issuer.subject == issuer.issuer:
-                break
-            issuer = self._issuer_of(issuer)
-
         return (
             max(c.not_valid_before_utc for c in path),
             min(c.not_valid_after_utc for c in path),

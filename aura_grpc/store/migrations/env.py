@@ -12,7 +12,9 @@ connection = config.attributes.get("connection")
 
 if connection is None:
     # `alembic` run by hand (e.g. to autogenerate a revision) with -x url=...
-    url = context.get_x_argument(as_dictionary=True).get("url", "sqlite:///.aura/aura.db")
+    url = context.get_x_argument(as_dictionary=True).get(
+        "url", "sqlite:///.aura/aura.db"
+    )
     engine = engine_from_config({"sqlalchemy.url": url}, poolclass=pool.NullPool)
     connection = engine.connect()
 

@@ -314,7 +314,6 @@ def upgrade() -> None:
         )
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("issue_tickets", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_issue_tickets_device_id"))

@@ -1,0 +1,43 @@
+# AURA: `make run` starts the service, `make test` runs every test.
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+READY := $(VENV)/.installed
+
+.PHONY: run test lint proto proto-check buf-lint bench setup
+
+$(READY): pyproject.toml scripts/bootstrap.sh scripts/debian-packages.txt
+	VENV=$(VENV) bash scripts/bootstrap.sh
+
+setup: $(READY)
+
+run: $(READY)
+	$(BIN)/aura serve
+
+test: $(READY)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: $(READY) proto-check buf-lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+proto: $(READY)
+	$(PY) -m gateway.protos python
+
+# Generated code must match the protos: regenerate into a scratch folder and compare.
+proto-check: $(READY)
+	rm -rf build/gen-check && mkdir -p build/gen-check
+	$(PY) -c "from pathlib import Path; from gateway.protos import generate_python; generate_python(Path('build/gen-check'))"
+	diff -r -x __pycache__ -x '__init__.py' aura_grpc/gen build/gen-check/ || \
+	  (echo "generated code is stale: run 'make proto'" && exit 1)
+
+.tools/node_modules/.bin/buf:
+	npm install --no-save --silent --prefix .tools @bufbuild/buf
+
+buf-lint: $(READY) .tools/node_modules/.bin/buf
+	$(PY) -m gateway.protos googleapis >/dev/null
+	.tools/node_modules/.bin/buf lint
+
+bench: $(READY)
+	$(PY) -m benchmarks
