@@ -15,8 +15,9 @@ from aura_grpc import logfields
 from aura_grpc.auth.scopes import parse_scopes
 from aura_grpc.config import ConfigError, Settings, load_settings
 from aura_grpc.devsetup import ensure_default_org
-from aura_grpc.errors import AuraError
+from aura_grpc.errors import AlreadyExists, AuraError
 from aura_grpc.server import Backend
+from aura_grpc.services.audit import Actor
 
 app = typer.Typer(
     help="AURA: attested devices get mTLS client certificates.", no_args_is_help=True
@@ -25,6 +26,10 @@ org_app = typer.Typer(help="Manage orgs.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage org-scoped bearer tokens.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(token_app, name="token")
+ca_app = typer.Typer(
+    help="Manage an org's client-certificate CA.", no_args_is_help=True
+)
+app.add_typer(ca_app, name="ca")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML configuration file.")
@@ -159,6 +164,45 @@ def token_create(
 
     try:
         typer.echo(asyncio.run(run()))
+    except AuraError as exc:
+        raise _fail(exc) from exc
+
+
+async def _ca_change(config: Path | None, org: str, rotate: bool) -> str:
+    backend = Backend(_settings(config))
+    await backend.open_database()
+    try:
+        org_row = await backend.orgs().get_org(org)
+        authorities = backend.authority_service()
+        live = await authorities.live_cas(org_row.id)
+        if live and not rotate:
+            raise AlreadyExists(f"org '{org}' already has CA {live[0].id}; use rotate")
+        actor = Actor(org_row.id, None, "cli")
+        row = await authorities.create_ca(org_row.id, actor, replace_active=rotate)
+        return row.id
+    finally:
+        await backend.stop()
+
+
+@ca_app.command("create")
+def ca_create(
+    org: Annotated[str, typer.Option(help="Org name.")], config: ConfigOption = None
+) -> None:
+    """Create the org's first CA (the prod profile needs this before issuance)."""
+    try:
+        typer.echo(asyncio.run(_ca_change(config, org, rotate=False)))
+    except AuraError as exc:
+        raise _fail(exc) from exc
+
+
+@ca_app.command("rotate")
+def ca_rotate(
+    org: Annotated[str, typer.Option(help="Org name.")], config: ConfigOption = None
+) -> None:
+    """Make a new CA the issuer; the old one stays trusted until its last
+    certificate expires, and both publish CRLs."""
+    try:
+        typer.echo(asyncio.run(_ca_change(config, org, rotate=True)))
     except AuraError as exc:
         raise _fail(exc) from exc
 

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     trust_domain: str = Field("aura.local", pattern=r"^[a-z0-9.-]{1,253}$")
     max_cert_days: int = Field(397, ge=1, le=3650)
     crl_period_hours: float = Field(24, gt=0, le=24 * 30)
+    # How often to look for CRLs past half their period (they are then re-signed).
+    crl_check_seconds: float = Field(60, gt=0, le=3600)
     public_base_url: str = ""
     master_key_file: Path | None = None
 
@@ -84,6 +86,10 @@ class Settings(BaseSettings):
     @property
     def resolved_backend_socket(self) -> str:
         return self.backend_socket or str((self.state_dir / "backend.sock").resolve())
+
+    @property
+    def resolved_master_key_file(self) -> Path:
+        return self.master_key_file or self.state_dir / "master.key"
 
     @property
     def resolved_public_base_url(self) -> str:

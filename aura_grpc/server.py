@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -19,10 +20,13 @@ from aura_grpc.api.calls import CallGuard
 from aura_grpc.api.certs import CertServicer
 from aura_grpc.attestation.base import background_tasks_of
 from aura_grpc.attestation.registry import VerifierRegistry
+from aura_grpc.ca.sealing import MasterKey
 from aura_grpc.clock import Clocks
 from aura_grpc.config import Settings
 from aura_grpc.gen.aura.v2 import attest_pb2, attest_pb2_grpc, certs_pb2, certs_pb2_grpc
 from aura_grpc.services.attestation import AttestationService
+from aura_grpc.services.authorities import AuthorityService
+from aura_grpc.services.certificates import CertificateService
 from aura_grpc.services.orgs import OrgService
 from aura_grpc.store import db
 
@@ -44,6 +48,7 @@ class Backend:
     sessions: async_sessionmaker[AsyncSession] | None = None
     server: grpc.aio.Server | None = None
     registry: VerifierRegistry | None = None
+    authorities: AuthorityService | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def open_database(self) -> async_sessionmaker[AsyncSession]:
@@ -55,6 +60,22 @@ class Backend:
     def orgs(self) -> OrgService:
         assert self.sessions is not None, "open_database() first"
         return OrgService(self.sessions, self.clocks.issuing)
+
+    def authority_service(self) -> AuthorityService:
+        assert self.sessions is not None, "open_database() first"
+        if self.authorities is None:
+            master_key = MasterKey.load(
+                self.settings.resolved_master_key_file,
+                create=self.settings.profile == "dev",
+            )
+            self.authorities = AuthorityService(
+                self.sessions,
+                master_key,
+                self.clocks.issuing,
+                timedelta(hours=self.settings.crl_period_hours),
+                create_on_first_use=self.settings.profile == "dev",
+            )
+        return self.authorities
 
     async def start(self) -> str:
         """Open the database, bind the socket and serve; returns the address."""
@@ -68,20 +89,27 @@ class Backend:
         attestation = AttestationService(
             sessions, self.registry, self.settings, self.clocks
         )
+        authorities = self.authority_service()
+        certificates = CertificateService(
+            sessions, authorities, self.settings, self.clocks.issuing
+        )
 
         self.server = grpc.aio.server(
             options=[("grpc.max_receive_message_length", 4 << 20)]
         )
-        attest_pb2_grpc.add_AttestServiceServicer_to_server(
-            AttestServicer(guard, attestation), self.server
+        # The generated registration helpers carry no type hints.
+        add_attest = attest_pb2_grpc.add_AttestServiceServicer_to_server
+        add_certs = certs_pb2_grpc.add_CertServiceServicer_to_server
+        add_attest(AttestServicer(guard, attestation), self.server)  # type: ignore[no-untyped-call]
+        cert_servicer = CertServicer(
+            guard, certificates, authorities, self.clocks.issuing
         )
-        certs_pb2_grpc.add_CertServiceServicer_to_server(
-            CertServicer(guard), self.server
-        )
+        add_certs(cert_servicer, self.server)  # type: ignore[no-untyped-call]
         self._add_health_and_reflection(self.server)
 
         address = self._bind(self.server)
         await self.server.start()
+        self._tasks.append(asyncio.create_task(self._keep_crls_fresh(authorities)))
         for verifier_name in self.registry.types():
             for task in background_tasks_of(self.registry.get(verifier_name)):
                 self._tasks.append(asyncio.create_task(task()))
@@ -98,6 +126,15 @@ class Backend:
             await self.server.stop(grace)
         if self.engine is not None:
             await self.engine.dispose()
+
+    async def _keep_crls_fresh(self, authorities: AuthorityService) -> None:
+        while True:
+            try:
+                await authorities.resign_due_crls()
+            except Exception:
+                # Keep trying: a CRL that lapses locks every client out.
+                log.exception("re-signing due CRLs failed; will retry")
+            await asyncio.sleep(self.settings.crl_check_seconds)
 
     def _bind(self, server: grpc.aio.Server) -> str:
         # A Unix socket only this user can open: no other local process can call

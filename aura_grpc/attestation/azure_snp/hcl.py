@@ -112,13 +112,9 @@ def _parse_runtime_claims(var_data: bytes) -> dict[str, Any]:
 def _read_ak(claims: dict[str, Any]) -> rsa.RSAPublicKey:
     """The vTPM attestation key, an RSA JWK with kid "HCLAkPub"."""
     keys = claims.get("keys")
-    jwk = (
-        next(
-            (k for k in keys if isinstance(k, dict) and k.get("kid") == AK_KEY_ID),
-            None,
-        )
-        if isinstance(keys, list)
-        else None
+    jwks = keys if isinstance(keys, list) else []
+    jwk = next(
+        (k for k in jwks if isinstance(k, dict) and k.get("kid") == AK_KEY_ID), None
     )
     if jwk is None or jwk.get("kty") != "RSA":
         raise EvidenceMalformed(
@@ -152,11 +148,14 @@ def azure_claims(hcl: HCLReport) -> dict[str, Any]:
     config = hcl.runtime_claims.get("vm-configuration")
     config = config if isinstance(config, dict) else {}
     user_data = hcl.runtime_claims.get("user-data")
+    # user-data is 64 bytes on Azure; anything longer is not kept in the posture.
+    if not isinstance(user_data, str) or len(user_data) > 128:
+        user_data = ""
     return {
         "hcl_version": hcl.version,
         "vm_unique_id": str(config.get("vmUniqueId", "")),
         "secure_boot": config.get("secure-boot") is True,
         "tpm_enabled": config.get("tpm-enabled") is True,
         "console_enabled": config.get("console-enabled") is True,
-        "user_data": user_data.lower() if isinstance(user_data, str) else "",
+        "user_data": user_data.lower(),
     }

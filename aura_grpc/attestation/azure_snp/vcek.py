@@ -93,7 +93,12 @@ def load_certificate(text: str) -> x509.Certificate:
 def read_endorsement_key(cert: x509.Certificate) -> EndorsementKey:
     """Decode the AMD extensions that tie a VCEK/VLEK to a chip and TCB."""
     kind, product = _kind_and_product(cert)
-    key = cert.public_key()
+    try:
+        key = cert.public_key()
+    except (ValueError, TypeError) as exc:
+        raise EvidenceMalformed(
+            "the VCEK's public key does not parse", reason="SNP_VCEK_INVALID"
+        ) from exc
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp384r1":
         raise EvidenceMalformed(
             "the VCEK's key is not ECDSA P-384", reason="SNP_VCEK_INVALID"
@@ -146,7 +151,12 @@ def verify_chain(
 
 def _kind_and_product(cert: x509.Certificate) -> tuple[str, str]:
     """Read "SEV-Milan" / "SEV-VLEK-Genoa" from the issuer's common name."""
-    names = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    try:
+        names = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError as exc:
+        raise EvidenceMalformed(
+            "the VCEK's issuer does not parse", reason="SNP_VCEK_INVALID"
+        ) from exc
     issuer = str(names[0].value) if names else ""
     kind = "vlek" if issuer.startswith("SEV-VLEK-") else "vcek"
     product = issuer.removeprefix("SEV-VLEK-").removeprefix("SEV-")

@@ -80,8 +80,7 @@ class AzureSNPVerifier(Verifier):
     def from_options(cls, options: Mapping[str, Any], profile: str) -> Verifier:
         """Options: {"products": ["Milan", "Genoa", "Turin"]} (default: all)."""
         products = options.get("products", sorted(ALL_PRODUCTS))
-        unknown = set(products) - ALL_PRODUCTS
-        if not isinstance(products, list) or unknown:
+        if not isinstance(products, list) or not set(products) <= ALL_PRODUCTS:
             raise ValueError(f"azure_snp.products must be a subset of {ALL_PRODUCTS}")
         return cls(frozenset(products))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
@@ -43,8 +44,15 @@ def parse_pck_extensions(leaf: x509.Certificate) -> PCKInfo:
     if not isinstance(ext.value, x509.UnrecognizedExtension):
         raise EvidenceMalformed("PCK certificate SGX extensions are not opaque DER")
 
+    return parse_sgx_extension(ext.value.value)
+
+
+# pyasn1 decoding is most of a verification's cost; a platform's PCK certificate
+# is the same on every attestation, and the result is a pure function of the DER.
+@lru_cache(maxsize=4096)
+def parse_sgx_extension(der: bytes) -> PCKInfo:
     try:
-        entries = _pairs(_decode(ext.value.value))
+        entries = _pairs(_decode(der))
         tcb = _pairs(entries[_TCB])
         return PCKInfo(
             ppid=_octets(entries[_PPID]),

@@ -27,6 +27,7 @@ from aura_grpc.errors import (
 )
 
 ROOT_PATH = Path(__file__).resolve().parents[1] / "roots" / "intel_sgx_root_ca.pem"
+MAX_CHAIN = 4
 ROOT_SHA256 = "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3"
 
 
@@ -96,9 +97,11 @@ def verify_chain_to_root(
             reason=f"{prefix}_ROOT_UNTRUSTED",
         )
 
-    names = ("LEAF", "INTERMEDIATE", "INTERMEDIATE")
+    if len(certs) > MAX_CHAIN:
+        raise EvidenceMalformed("an Intel certificate chain is too long")
     for index, cert in enumerate(certs[:-1]):
-        verify_issued_by(cert, certs[index + 1], f"{prefix}_{names[index]}_INVALID")
+        role = "LEAF" if index == 0 else "INTERMEDIATE"
+        verify_issued_by(cert, certs[index + 1], f"{prefix}_{role}_INVALID")
     for cert in certs:
         check_validity(cert, now, f"{prefix}_CERT_EXPIRED")
 

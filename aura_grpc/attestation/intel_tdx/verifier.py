@@ -1,12 +1,20 @@
 """'intel_tdx' evidence: a DCAP TDX quote (v4 or v5) with its Intel collateral.
 
-Payload: `{"quote": <base64 quote>, "collateral": {QuoteCollateralV3 object}}`,
-where the collateral may be left out when the verifier is configured with a
+Payloads (binary fields standard base64):
+
+- bare TDX: `{"quote": <quote>, "collateral": {QuoteCollateralV3 object}}`;
+  REPORT_DATA must be the nonce zero-padded (a 64-byte nonce as is), or
+  SHA-512(nonce || SPKI of `bound_key_pem`).
+- Azure TDX CVM: `{"hcl_report": <HCL report>, "td_quote": <quote>,
+  "tpm_quote": {"quote", "signature", "pcrs"}, "collateral": {...}}`; the vTPM
+  quote's extraData carries the nonce (see `azure.py`).
+
+`collateral` may be left out when the verifier is configured with a
 `collateral_dir` holding `<fmspc lower-case hex>.json` files of the same layout.
 The checks run from the hardware root outwards: PCK chain to the pinned Intel SGX
 Root CA, QE report signed by the PCK key, attestation key bound by the QE report,
 quote signed by the attestation key, then the collateral (signatures, windows,
-CRLs) that grades the TCB. REPORT_DATA must carry the server nonce.
+CRLs) that grades the TCB.
 """
 
 from __future__ import annotations
@@ -30,8 +38,8 @@ from aura_grpc.attestation.base import (
     Verifier,
     digest_payload,
 )
+from aura_grpc.attestation.intel_tdx import azure, pck, tcb
 from aura_grpc.attestation.intel_tdx import collateral as coll
-from aura_grpc.attestation.intel_tdx import pck, tcb
 from aura_grpc.attestation.intel_tdx.claims import claims_of, expected_report_data
 from aura_grpc.attestation.intel_tdx.extensions import (
     PCKInfo,
@@ -50,6 +58,7 @@ from aura_grpc.errors import ClaimMismatch, EvidenceMalformed, Unavailable
 log = logging.getLogger(__name__)
 
 MAX_QUOTE_BYTES = 64 * 1024
+MAX_HCL_BYTES = 80 * 1024
 MAX_COLLATERAL_FILE = 1 << 20
 
 
@@ -82,6 +91,8 @@ class TDXVerifier(Verifier):
     def verify(
         self, payload: Mapping[str, Any], context: VerificationContext
     ) -> VerifiedEvidence:
+        if "hcl_report" in payload:
+            return self._verify_azure(payload, context)
         raw = require_bytes(payload, "quote", max_bytes=MAX_QUOTE_BYTES)
         now = aware(context.now)
         result = self.verify_quote(raw, payload.get("collateral"), now)
@@ -89,10 +100,35 @@ class TDXVerifier(Verifier):
         spki = bound_key_spki(payload)
         expected = expected_report_data(context.nonce, spki)
         check_equal(expected, result.quote.body.report_data, "TDX REPORT_DATA")
+        return self._evidence(result, raw, spki, {})
 
+    def _verify_azure(
+        self, payload: Mapping[str, Any], context: VerificationContext
+    ) -> VerifiedEvidence:
+        """Azure TDX CVM: the nonce is in the vTPM quote, not in REPORT_DATA."""
+        hcl_raw = require_bytes(payload, "hcl_report", max_bytes=MAX_HCL_BYTES)
+        raw = require_bytes(payload, "td_quote", max_bytes=MAX_QUOTE_BYTES)
+        report, tdreport_data = azure.parse_tdx_hcl_report(hcl_raw)
+        quote, chain, pck_info = self.authenticate_quote(raw, aware(context.now))
+
+        azure.check_azure_binding(report, tdreport_data, quote)
+        spki = bound_key_spki(payload)
+        pcrs = azure.verify_vtpm(payload, report, context.nonce, spki)
+
+        verdict = self.grade(
+            payload.get("collateral"), quote, chain, pck_info, aware(context.now)
+        )
+        result = QuoteResult(quote, pck_info, verdict)
+        return self._evidence(
+            result, hcl_raw + raw, spki, azure.azure_claims(report, pcrs)
+        )
+
+    def _evidence(
+        self, result: QuoteResult, raw: bytes, spki: bytes | None, extra: JSONObject
+    ) -> VerifiedEvidence:
         return VerifiedEvidence(
             fingerprint=pck_fingerprint(result.pck),
-            claims=claims_of(result.quote, result.pck, result.verdict),
+            claims=claims_of(result.quote, result.pck, result.verdict) | extra,
             bound_key_spki=spki,
             evidence_digest=digest_payload(raw),
         )
@@ -100,7 +136,15 @@ class TDXVerifier(Verifier):
     def verify_quote(
         self, raw: bytes, collateral: object, now: datetime
     ) -> QuoteResult:
-        """Everything but the nonce: the Azure path reuses this with its own binding."""
+        """Everything but the nonce: signatures, chain, collateral, TCB verdict."""
+        quote, chain, pck_info = self.authenticate_quote(raw, now)
+        verdict = self.grade(collateral, quote, chain, pck_info, now)
+        return QuoteResult(quote, pck_info, verdict)
+
+    def authenticate_quote(
+        self, raw: bytes, now: datetime
+    ) -> tuple[TDXQuote, pck.PCKChain, PCKInfo]:
+        """The quote's signatures and PCK chain, up to the pinned root."""
         quote = parse_quote(raw)
         if quote.header.qe_vendor_id != INTEL_QE_VENDOR_ID:
             raise EvidenceMalformed("TDX quote was not produced by Intel's QE")
@@ -109,11 +153,21 @@ class TDXVerifier(Verifier):
         pck.verify_pck_chain(chain, self._root, now)
         pck_info = parse_pck_extensions(chain.leaf)
         verify_quote_signatures(quote, chain.leaf)
+        return quote, chain, pck_info
 
+    def grade(
+        self,
+        collateral: object,
+        quote: TDXQuote,
+        chain: pck.PCKChain,
+        pck_info: PCKInfo,
+        now: datetime,
+    ) -> tcb.TCBVerdict:
+        """Verify the collateral and grade the platform's TCB with it."""
         loaded = coll.parse_collateral(self._collateral_for(collateral, pck_info))
         verdict = grade_tcb(loaded, quote, pck_info, chain, self._root, now)
         log.debug("TDX quote verified", extra={"tcb_status": verdict.status})
-        return QuoteResult(quote, pck_info, verdict)
+        return verdict
 
     def _collateral_for(self, given: object, pck_info: PCKInfo) -> object:
         if given is not None:

@@ -3,6 +3,9 @@ built with `cryptography` the way AMD's key distribution service shapes them."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -115,3 +118,48 @@ def make_report(fields: ReportFields, key: ec.EllipticCurvePrivateKey) -> bytes:
     report[0x2A0:0x2E8] = r.to_bytes(72, "little")
     report[0x2E8:0x330] = s.to_bytes(72, "little")
     return bytes(report)
+
+
+def make_hcl(
+    report_fields: ReportFields, key: ec.EllipticCurvePrivateKey
+) -> tuple[bytes, rsa.RSAPrivateKey]:
+    """An Azure HCL report whose runtime claims carry a fresh RSA HCLAkPub."""
+    ak = rsa.generate_private_key(65537, 2048)
+    numbers = ak.public_key().public_numbers()
+    jwk = {
+        "kid": "HCLAkPub",
+        "kty": "RSA",
+        "e": _b64url(numbers.e),
+        "n": _b64url(numbers.n),
+    }
+    var_data = json.dumps({"keys": [jwk], "vm-configuration": {}}).encode()
+    report_fields.report_data = hashlib.sha256(var_data).digest()
+    report = make_report(report_fields, key)
+
+    igvm = struct.pack("<5I", 20 + len(var_data), 1, 2, 1, len(var_data))
+    header = b"HCLA" + struct.pack("<IIII", 1, 32 + 1184 + 20 + len(var_data), 2, 0)
+    return header.ljust(32, b"\0") + report + igvm + var_data, ak
+
+
+def make_quote(
+    ak: rsa.RSAPrivateKey, extra_data: bytes, pcr0: bytes
+) -> tuple[bytes, bytes]:
+    """A TPM2_Quote over PCR 0 (SHA-256 bank) and its RSASSA TPMT_SIGNATURE."""
+    selection = struct.pack(">IHB3s", 1, 0x000B, 3, b"\x01\0\0")
+    digest = hashlib.sha256(pcr0).digest()
+    attest = (
+        struct.pack(">IHH", 0xFF544347, 0x8018, 0)
+        + struct.pack(">H", len(extra_data))
+        + extra_data
+        + struct.pack(">QIIBQ", 1, 0, 0, 1, 0)
+        + selection
+        + struct.pack(">H", len(digest))
+        + digest
+    )
+    signature = ak.sign(attest, padding.PKCS1v15(), hashes.SHA256())
+    return attest, struct.pack(">HHH", 0x0014, 0x000B, len(signature)) + signature
+
+
+def _b64url(value: int) -> str:
+    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

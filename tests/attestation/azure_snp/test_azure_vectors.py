@@ -30,6 +30,7 @@ from tests.attestation.azure_snp.conftest import (
     azure_unit_payload,
     b64,
     context,
+    tpmt_signature,
 )
 
 pytestmark = [
@@ -225,3 +226,20 @@ def test_azure_evidence_with_the_genoa_vcek_for_a_milan_report_is_rejected(
     with pytest.raises(ClaimMismatch) as caught:
         verifier.verify(payload, context(b"challenge", AT_2025_01_25))
     assert caught.value.reason == "SNP_CHIP_ID_MISMATCH"
+
+
+def test_quote_from_another_vtpm_fails_with_this_hcl_reports_ak(
+    verifier: AzureSNPVerifier, hcl_dir: Path
+) -> None:
+    # trustee_tpm-quote.{msg,sig} is a real "challenge" quote whose AK is not in
+    # any HCL report here: presented with the unit HCL report it must not pass.
+    payload = azure_unit_payload(hcl_dir)
+    payload["tpm_quote"]["quote"] = b64(
+        (hcl_dir / "trustee_tpm-quote.msg").read_bytes()
+    )
+    raw_signature = (hcl_dir / "trustee_tpm-quote.sig").read_bytes()
+    payload["tpm_quote"]["signature"] = b64(tpmt_signature(raw_signature))
+
+    with pytest.raises(SignatureInvalid) as caught:
+        verifier.verify(payload, context(b"challenge", AT_2023_05_03))
+    assert caught.value.reason == "TPM_QUOTE_SIGNATURE"

@@ -16,6 +16,8 @@ from tests.attestation.azure_snp.factory import (
     FakeAMD,
     ReportFields,
     make_amd,
+    make_hcl,
+    make_quote,
     make_report,
 )
 
@@ -150,3 +152,40 @@ def test_client_supplied_cert_chain_is_never_trusted(milan: FakeAMD) -> None:
 
     with pytest.raises(ChainInvalid):
         AzureSNPVerifier().verify(payload, context(NONCE, NOW))
+
+
+def _azure_payload(
+    amd: FakeAMD, extra_data: bytes, bound_pem: str | None = None
+) -> dict[str, object]:
+    hcl, ak = make_hcl(ReportFields(), amd.signing_key)
+    pcr0 = b"\x07" * 32
+    attest, signature = make_quote(ak, extra_data, pcr0)
+    payload: dict[str, object] = {
+        "hcl_report": b64(hcl),
+        "vcek": amd.key_cert.public_bytes(serialization.Encoding.PEM).decode(),
+        "tpm_quote": {
+            "quote": b64(attest),
+            "signature": b64(signature),
+            "pcrs": {"0": pcr0.hex()},
+        },
+    }
+    if bound_pem is not None:
+        payload["bound_key_pem"] = bound_pem
+    return payload
+
+
+def test_azure_quote_binding_a_key_yields_that_key(milan: FakeAMD) -> None:
+    spki, pem = _spki_pem()
+    payload = _azure_payload(milan, hashlib.sha512(NONCE + spki).digest(), pem)
+
+    evidence = _verifier(milan).verify(payload, context(NONCE, NOW))
+    assert evidence.bound_key_spki == spki
+    assert evidence.claims["azure"]["pcrs"] == {"0": "07" * 32}
+
+
+def test_azure_quote_with_the_bare_nonce_does_not_bind_a_key(milan: FakeAMD) -> None:
+    _, pem = _spki_pem()
+    payload = _azure_payload(milan, NONCE, pem)
+
+    with pytest.raises(NonceMismatch):
+        _verifier(milan).verify(payload, context(NONCE, NOW))

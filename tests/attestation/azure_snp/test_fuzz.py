@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from aura_grpc.attestation.azure_snp import AzureSNPVerifier
 from aura_grpc.attestation.azure_snp.hcl import VAR_DATA_OFFSET, parse_hcl_report
 from aura_grpc.attestation.azure_snp.report import parse_report
+from aura_grpc.attestation.azure_snp.vcek import load_certificate, read_endorsement_key
 from aura_grpc.attestation.base import VerificationContext
 from aura_grpc.errors import AuraError
 from tests.attestation.azure_snp.conftest import quote_section
@@ -82,6 +83,16 @@ def test_report_parser_raises_only_aura_errors(data: bytes) -> None:
 def test_hcl_parser_raises_only_aura_errors(data: bytes) -> None:
     with contextlib.suppress(AuraError):
         parse_hcl_report(data)
+
+
+SEED_VCEK = _seed(VECTORS / "sev-snp" / "trustee_test-vcek.der", b"0")
+
+
+@FUZZ
+@given(mutated(SEED_VCEK))
+def test_vcek_reader_raises_only_aura_errors(der: bytes) -> None:
+    with contextlib.suppress(AuraError):
+        read_endorsement_key(load_certificate(base64.b64encode(der).decode() or "A"))
 
 
 JSONISH = st.recursive(

@@ -7,6 +7,7 @@ import base64
 import contextlib
 import copy
 import json
+import struct
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aura_grpc.attestation.intel_tdx import TDXVerifier
+from aura_grpc.attestation.intel_tdx.azure import parse_tdx_hcl_report
 from aura_grpc.attestation.intel_tdx.collateral import parse_collateral
 from aura_grpc.attestation.intel_tdx.quote import parse_quote
 from aura_grpc.errors import AuraError
@@ -135,3 +137,13 @@ def test_signed_but_odd_documents_raise_only_aura_errors(
         "collateral": _resigned(COLLATERAL, field, document),
     }
     _only_aura_errors(VERIFIER.verify, payload, context(b"\x11" * 32, NOW))
+
+
+HCL_PREFIX = b"HCLA" + bytes(28 + 1184) + struct.pack("<5I", 0, 1, 4, 1, 40)
+
+
+@FUZZ
+@given(st.binary(max_size=80), st.binary(max_size=1400))
+def test_azure_hcl_parser_raises_only_aura_errors(tail: bytes, noise: bytes) -> None:
+    _only_aura_errors(parse_tdx_hcl_report, HCL_PREFIX + tail)
+    _only_aura_errors(parse_tdx_hcl_report, noise)

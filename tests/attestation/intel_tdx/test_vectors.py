@@ -128,11 +128,9 @@ def test_full_64_byte_report_data_is_accepted_as_nonce(
     verifier: TDXVerifier, real_payload: Build
 ) -> None:
     payload = real_payload(GOTDX, GOTDX_COLLATERAL)
-    nonce = base64.b64decode(payload["quote"])[568:632]
-    verifier.verify(
-        payload, context(recorded_nonce(payload).ljust(64, b"\0"), GOTDX_TIME)
-    )
-    assert len(nonce) == 64
+    full = base64.b64decode(payload["quote"])[48 + 520 : 48 + 584]
+    evidence = verifier.verify(payload, context(full, GOTDX_TIME))
+    assert evidence.claims["report_data"] == full.hex()
 
 
 def test_quote_rejected_when_nonce_differs(
@@ -260,3 +258,11 @@ def test_same_platform_gives_the_same_fingerprint(
     again = verifier.verify(copy.deepcopy(payload), context(nonce, GOTDX_TIME))
     assert first.fingerprint == again.fingerprint
     assert first.evidence_digest != ""
+
+
+def test_sgx_quote_is_not_tdx_evidence(
+    verifier: TDXVerifier, real_payload: Build
+) -> None:
+    payload = real_payload("dcapqvl_sgx_quote", "dcapqvl_sgx_quote_collateral.json")
+    with pytest.raises(EvidenceMalformed):
+        verifier.verify(payload, context(b"Hello, world!", at("2025-07-04T00:00:00")))

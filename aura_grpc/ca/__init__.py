@@ -1,0 +1,1 @@
+"""The per-org certificate authority: keys, certificate profile, CRLs."""
