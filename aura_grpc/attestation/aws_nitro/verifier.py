@@ -6,9 +6,8 @@ common `nonce` and optional `bound_key_pem` fields.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aura_grpc.attestation.aws_nitro.chain import (
@@ -42,8 +41,6 @@ from aura_grpc.attestation.base import (
 )
 from aura_grpc.attestation.payload import bound_key_spki, check_equal, require_bytes
 from aura_grpc.errors import ClaimMismatch, EvidenceExpired, NonceMismatch
-
-log = logging.getLogger(__name__)
 
 DOCUMENT_FIELD = "document"
 DEFAULT_MAX_AGE_SECONDS = 300
@@ -113,13 +110,15 @@ class NitroVerifier(Verifier):
         self._check_fresh(document, now)
 
     def _check_fresh(self, document: NitroDocument, now: datetime) -> None:
-        made = datetime.fromtimestamp(document.timestamp_ms / 1000, tz=UTC)
-        if now - made > self._max_age:
+        # Integer milliseconds: a uint64 timestamp may lie far past datetime's
+        # range, and must be refused, not overflow.
+        age_ms = round(now.timestamp() * 1000) - document.timestamp_ms
+        if age_ms > self._max_age // timedelta(milliseconds=1):
             raise EvidenceExpired(
                 f"document is older than {self._max_age.total_seconds():.0f} s",
                 reason="NITRO_DOCUMENT_STALE",
             )
-        if made - now > FUTURE_SKEW:
+        if -age_ms > FUTURE_SKEW // timedelta(milliseconds=1):
             raise EvidenceExpired(
                 "document timestamp is in the future",
                 reason="NITRO_DOCUMENT_FROM_FUTURE",

@@ -72,7 +72,7 @@ class GCPConfidentialVerifier(Verifier):
         keys: KeySetCache | None = None,
         issuer: str = DEFAULT_ISSUER,
         audience: str = DEFAULT_AUDIENCE,
-        leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
+        leeway_seconds: float = DEFAULT_LEEWAY_SECONDS,
     ) -> None:
         self._anchors = anchors or TrustAnchors.of(
             [load_pinned_root(ROOT_FILE, ROOT_SHA256)]
@@ -174,11 +174,11 @@ class GCPConfidentialVerifier(Verifier):
         return appraise_claims(evidence.claims, reference)
 
 
-def _positive(options: Mapping[str, Any], name: str, default: int) -> int:
+def _positive(options: Mapping[str, Any], name: str, default: float) -> float:
     value = options.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ValueError(f"gcp_cc {name} must be a positive number")
-    return int(value)
+    return float(value)
 
 
 def _keyset_from(options: Mapping[str, Any]) -> KeySetCache | None:
@@ -192,7 +192,7 @@ def _keyset_from(options: Mapping[str, Any]) -> KeySetCache | None:
         url=str(url) if url else None,
         file=Path(str(file)) if file else None,
         timeout_seconds=_positive(
-            options, "fetch_timeout_seconds", int(DEFAULT_TIMEOUT_SECONDS)
+            options, "fetch_timeout_seconds", DEFAULT_TIMEOUT_SECONDS
         ),
     )
     cache = KeySetCache(

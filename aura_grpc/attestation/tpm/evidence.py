@@ -8,7 +8,6 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from aura_grpc.attestation import payload as fields
@@ -31,18 +30,16 @@ from aura_grpc.attestation.tpm.structures import (
     TPMSAttest,
     TPMTPublic,
 )
-from aura_grpc.attestation.tpm.stub import read_pcrs
-from aura_grpc.attestation.tpm.trust import CASet, TPMTrust, load_der_certificate
+from aura_grpc.attestation.tpm.trust import CASet, TPMTrust
 from aura_grpc.errors import ClaimMismatch, EvidenceMalformed
 
 AK_ATTRIBUTES = (
     FIXED_TPM | FIXED_PARENT | SENSITIVE_DATA_ORIGIN | RESTRICTED | SIGN_ENCRYPT
 )
 _SMALL = 16384
-_SPKI_FORMAT = (
-    serialization.Encoding.DER,
-    serialization.PublicFormat.SubjectPublicKeyInfo,
-)
+_PCR_COUNT = 24
+_PCR_INDICES = frozenset(range(_PCR_COUNT))
+_DIGEST_SIZES = frozenset(wire.DIGEST_SIZES.values())
 
 
 def _read_ak(payload: Mapping[str, Any]) -> TPMTPublic:
@@ -53,6 +50,25 @@ def _read_ak(payload: Mapping[str, Any]) -> TPMTPublic:
             reason="TPM_AK_ATTRIBUTES",
         )
     return ak
+
+
+def _read_pcrs(payload: Mapping[str, Any]) -> dict[int, bytes]:
+    """`pcrs`: {"<index>": "<hex>"} as index -> digest bytes, every entry checked."""
+    pcrs = payload.get("pcrs")
+    if not isinstance(pcrs, Mapping) or len(pcrs) > _PCR_COUNT:
+        raise EvidenceMalformed("payload field 'pcrs' must be an object index -> hex")
+
+    try:
+        values = {int(index): bytes.fromhex(value) for index, value in pcrs.items()}
+    except (TypeError, ValueError):
+        raise EvidenceMalformed("payload 'pcrs' must map 0..23 to hex") from None
+    if (
+        len(values) != len(pcrs)
+        or not set(values) <= _PCR_INDICES
+        or not set(map(len, values.values())) <= _DIGEST_SIZES
+    ):
+        raise EvidenceMalformed("payload 'pcrs' must map 0..23 to hex digests")
+    return values
 
 
 def _quoted_bank(attest: TPMSAttest, payload: Mapping[str, Any]) -> int:
@@ -73,9 +89,7 @@ def _quoted_bank(attest: TPMSAttest, payload: Mapping[str, Any]) -> int:
 def _check_cert_key(
     cas: CASet, cert_der: bytes, spki: bytes, what: str, context: VerificationContext
 ) -> None:
-    cert = load_der_certificate(cert_der, f"{what} certificate")
-    cas.verify(cert, context.now)
-    if not hmac.compare_digest(cert.public_key().public_bytes(*_SPKI_FORMAT), spki):
+    if not hmac.compare_digest(cas.verify(cert_der, context.now), spki):
         raise ClaimMismatch(
             f"{what} certificate is for another key",
             reason=f"TPM_{what}_CERT_KEY_MISMATCH",
@@ -164,7 +178,7 @@ def verify_tpm_quote(
     payload: Mapping[str, Any], context: VerificationContext, trust: TPMTrust
 ) -> VerifiedEvidence:
     ak = _read_ak(payload)
-    given = {int(i): bytes.fromhex(v) for i, v in read_pcrs(payload).items()}
+    given = _read_pcrs(payload)
     quote = fields.require_bytes(payload, "quote", max_bytes=_SMALL)
     signature = fields.require_bytes(payload, "signature", max_bytes=_SMALL)
     attest = verify_quote(ak, quote, signature, given, context.nonce)

@@ -7,6 +7,8 @@ attestation type parses, so `verify_quote` can say which check failed.
 
 from __future__ import annotations
 
+import struct
+
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from aura_grpc.attestation.tpm import wire
@@ -33,6 +35,11 @@ _CURVES: dict[int, ec.EllipticCurve] = {
 }
 _SCHEMES_WITHOUT_HASH = frozenset({wire.ALG_NULL, wire.ALG_RSAES})
 _MAX_PCR_BANKS = 8
+_ATTEST_HEAD = struct.Struct(">IH")
+_ATTEST_CLOCK = struct.Struct(">QIIBQ")  # clockInfo, then firmwareVersion
+_SELECTION_HEAD = struct.Struct(">HB")
+_PUBLIC_HEAD = struct.Struct(">HHI")
+_PUBLIC_CACHE_SIZE = 1024
 
 
 def _unwrap_public(data: bytes) -> bytes:
@@ -86,11 +93,26 @@ def _ecc_key(reader: Reader, curve_id: int) -> TPMPublicKey:
         raise EvidenceMalformed("TPM ECC public point is not on its curve") from exc
 
 
+# Devices attest with the same AK again and again; building its key object is
+# the costliest part of parsing, and a parsed public area never changes.
+_parsed_publics: dict[bytes, TPMTPublic] = {}
+
+
 def parse_public(data: bytes) -> TPMTPublic:
     """TPM2B_PUBLIC or TPMT_PUBLIC of an RSA or ECC key."""
     raw = _unwrap_public(data)
+    parsed = _parsed_publics.get(raw)
+    if parsed is None:
+        parsed = _parse_tpmt_public(raw)
+        if len(_parsed_publics) >= _PUBLIC_CACHE_SIZE:
+            _parsed_publics.clear()
+        _parsed_publics[raw] = parsed
+    return parsed
+
+
+def _parse_tpmt_public(raw: bytes) -> TPMTPublic:
     reader = Reader(raw, "TPMT_PUBLIC")
-    key_type, name_alg, attributes = reader.u16(), reader.u16(), reader.u32()
+    key_type, name_alg, attributes = reader.unpack(_PUBLIC_HEAD)
     if name_alg not in wire.HASH_NAMES:
         raise EvidenceMalformed(f"unsupported TPM name algorithm 0x{name_alg:04x}")
     auth_policy = reader.sized(64)
@@ -131,14 +153,9 @@ def _read_pcr_selections(reader: Reader) -> tuple[TPMSPCRSelection, ...]:
 
     selections = []
     for _ in range(count):
-        hash_alg, size = reader.u16(), reader.u8()
-        bitmap = reader.take(size)
-        indices = tuple(
-            byte * 8 + bit
-            for byte in range(size)
-            for bit in range(8)
-            if bitmap[byte] >> bit & 1
-        )
+        hash_alg, size = reader.unpack(_SELECTION_HEAD)
+        bitmap = int.from_bytes(reader.take(size), "little")
+        indices = tuple(i for i in range(size * 8) if bitmap >> i & 1)
         selections.append(TPMSPCRSelection(hash_alg, indices))
     return tuple(selections)
 
@@ -146,15 +163,10 @@ def _read_pcr_selections(reader: Reader) -> tuple[TPMSPCRSelection, ...]:
 def parse_attest(data: bytes) -> TPMSAttest:
     """TPMS_ATTEST; quote and certify bodies are parsed, other types kept opaque."""
     reader = Reader(data, "TPMS_ATTEST")
-    magic, attest_type = reader.u32(), reader.u16()
+    magic, attest_type = reader.unpack(_ATTEST_HEAD)
     qualified_signer, extra_data = reader.sized(), reader.sized()
-    clock_info = TPMSClockInfo(
-        clock=reader.u64(),
-        reset_count=reader.u32(),
-        restart_count=reader.u32(),
-        safe=reader.u8() != 0,
-    )
-    firmware_version = reader.u64()
+    clock, resets, restarts, safe, firmware_version = reader.unpack(_ATTEST_CLOCK)
+    clock_info = TPMSClockInfo(clock, resets, restarts, safe != 0)
 
     quote = certify = None
     if attest_type == TPM_ST_ATTEST_QUOTE:

@@ -114,14 +114,15 @@ def pcr_digest(
         size = wire.DIGEST_SIZES.get(selection.hash_alg)
         if size is None:
             raise EvidenceMalformed("quote selects an unsupported PCR bank")
-        for index in selection.indices:
-            value = pcrs.get(index)
-            if value is None or len(value) != size:
-                raise EvidenceMalformed(
-                    f"no {size}-byte value given for quoted PCR {index}",
-                    reason="TPM_PCR_VALUES_INCOMPLETE",
-                )
-            digest.update(value)
+        values = [pcrs.get(index, b"") for index in selection.indices]
+        # Each value must have the bank's size, or shifted boundaries could
+        # pass off other values with the same concatenation.
+        if values and set(map(len, values)) != {size}:
+            raise EvidenceMalformed(
+                f"quote selects PCRs without a {size}-byte value given",
+                reason="TPM_PCR_VALUES_INCOMPLETE",
+            )
+        digest.update(b"".join(values))
     return digest.digest()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass
+from functools import cached_property
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -62,6 +63,10 @@ class TPMTPublic:
 
     def name(self) -> bytes:
         """nameAlg (2 bytes) || H_nameAlg(TPMT_PUBLIC): how the TPM names a key."""
+        return self._name
+
+    @cached_property
+    def _name(self) -> bytes:
         algorithm = HASH_NAMES[self.name_alg]
         digest = hashlib.new(algorithm, self.raw).digest()
         return struct.pack(">H", self.name_alg) + digest
@@ -71,6 +76,10 @@ class TPMTPublic:
 
     def spki(self) -> bytes:
         """The key as DER SubjectPublicKeyInfo."""
+        return self._spki
+
+    @cached_property
+    def _spki(self) -> bytes:
         return self.public_key.public_bytes(
             serialization.Encoding.DER,
             serialization.PublicFormat.SubjectPublicKeyInfo,

@@ -9,7 +9,6 @@ device that attests often costs one chain walk, not one per quote.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 
 from aura_grpc.errors import CertificateExpired, ChainInvalid, EvidenceMalformed
 
@@ -31,6 +30,10 @@ DEFAULT_CA_FILES = (
     "gce_tpm_ek_intermediate_3.pem",
     "gce_gcp_ek_ak_ca_root.pem",
     "gce_gcp_ek_ak_ca_intermediate_v3.pem",
+)
+_SPKI_FORMAT = (
+    serialization.Encoding.DER,
+    serialization.PublicFormat.SubjectPublicKeyInfo,
 )
 _MAX_DEPTH = 5
 _CACHE_SIZE = 4096
@@ -65,30 +68,35 @@ class CASet:
 
     cas: tuple[x509.Certificate, ...]
     reason: str
-    _cache: dict[bytes, tuple[datetime, datetime]] = field(default_factory=dict)
+    _cache: dict[bytes, tuple[datetime, datetime, bytes]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, cas: Iterable[x509.Certificate], reason: str) -> CASet:
         unique = {cert.fingerprint(hashes.SHA256()): cert for cert in cas}
         return cls(tuple(unique.values()), reason)
 
-    def verify(self, cert: x509.Certificate, now: datetime) -> None:
-        """Raise ChainInvalid unless `cert` chains to a pinned CA and all are valid
-        at `now` (CertificateExpired when only the time is wrong)."""
-        key = hashlib.sha256(cert.tbs_certificate_bytes + cert.signature).digest()
-        window = self._cache.get(key)
-        if window is None:
-            window = self._walk(cert)
+    def verify(self, der: bytes, now: datetime) -> bytes:
+        """The DER SPKI of the certificate `der`, once it is shown to chain to a
+        pinned CA with every certificate valid at `now`.
+
+        Raises ChainInvalid, or CertificateExpired when only the time is wrong.
+        """
+        entry = self._cache.get(der)
+        if entry is None:
+            cert = load_der_certificate(der, "TPM certificate")
+            spki = cert.public_key().public_bytes(*_SPKI_FORMAT)
+            entry = (*self._walk(cert), spki)
             if len(self._cache) >= _CACHE_SIZE:
                 self._cache.clear()  # a crude bound; the chains are few and cheap
-            self._cache[key] = window
+            self._cache[der] = entry
 
-        not_before, not_after = window
+        not_before, not_after, spki = entry
         if not not_before <= now <= not_after:
             raise CertificateExpired(
                 "TPM certificate chain is not valid at this time",
                 reason=self.reason.replace("_CERT_CHAIN", "_CERT_EXPIRED"),
             )
+        return spki
 
     def _issuer_of(self, cert: x509.Certificate) -> x509.Certificate | None:
         # Names are compared by verify_directly_issued_by on their DER: building

@@ -7,6 +7,7 @@ so the parsers built on this never let `struct.error` or `IndexError` escape.
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 
@@ -84,6 +85,15 @@ class Reader:
         chunk = self._data[self._pos : end]
         self._pos = end
         return chunk
+
+    def unpack(self, layout: struct.Struct) -> tuple[Any, ...]:
+        """Several fixed-size fields at once (the hot path reads headers so)."""
+        end = self._pos + layout.size
+        if end > len(self._data):
+            raise EvidenceMalformed(f"{self._what} is truncated")
+        values = layout.unpack_from(self._data, self._pos)
+        self._pos = end
+        return values
 
     def u8(self) -> int:
         return int(self.take(1)[0])

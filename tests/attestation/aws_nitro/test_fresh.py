@@ -24,7 +24,9 @@ from tests.attestation.aws_nitro.conftest import NOW
 from tests.attestation.aws_nitro.minting import (
     NitroTestPKI,
     default_pcrs,
+    document_fields,
     mint_document,
+    sign_fields,
 )
 
 NONCE = bytes(range(32))
@@ -266,3 +268,13 @@ def test_test_root_expiry_gives_certificate_expired(
     with pytest.raises(ChainInvalid) as caught:
         verifier.verify(payload_of(document), context(shift=timedelta(days=60)))
     assert caught.value.reason == "NITRO_CERT_EXPIRED"
+
+
+def test_timestamp_far_past_the_calendar_is_refused_not_crashing(
+    pki: NitroTestPKI, verifier: NitroVerifier
+) -> None:
+    fields = document_fields(pki, timestamp=NOW, nonce=NONCE)
+    fields["timestamp"] = 2**64 - 1
+
+    with pytest.raises(EvidenceExpired):
+        verifier.verify(payload_of(sign_fields(pki, fields)), context())

@@ -65,12 +65,18 @@ class KeySetServer:
                 self.end_headers()
                 self.wfile.write(server.body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002  # stdlib signature
+            def log_message(
+                self, format: str, *args: object
+            ) -> None:  # stdlib signature
                 pass
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/jwks"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+        )
 
     def __enter__(self) -> KeySetServer:
         self._thread.start()

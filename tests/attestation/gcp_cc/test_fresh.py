@@ -110,7 +110,7 @@ def test_x5c_token_from_an_untrusted_root_is_refused(pki: GCPTestPKI) -> None:
 def test_tampered_claims_are_refused(
     pki: GCPTestPKI, verifier: GCPConfidentialVerifier
 ) -> None:
-    header, body, signature = mint_x5c_token(pki, claims()).split(".")
+    header, _, signature = mint_x5c_token(pki, claims()).split(".")
     forged = mint_x5c_token(pki, claims(dbgstat="enabled")).split(".")[1]
 
     with pytest.raises(SignatureInvalid):
@@ -244,8 +244,15 @@ def test_fingerprint_is_the_instance_and_survives_an_image_update(
 
 @pytest.mark.parametrize(
     "token",
-    ["", "a.b", "not.a.jwt", "eyJhbGciOiJub25lIn0.e30.", "x" * 70000],
-    ids=["empty", "two parts", "garbage", "alg none", "too long"],
+    [
+        "",
+        "a.b",
+        "not.a.jwt",
+        "eyJhbGciOiJub25lIn0.e30.",
+        "x" * 70000,
+        b64url(b"[" * 30000) + ".e30.AA",
+    ],
+    ids=["empty", "two parts", "garbage", "alg none", "too long", "deep header"],
 )
 def test_broken_tokens_are_malformed(
     verifier: GCPConfidentialVerifier, token: str
@@ -264,3 +271,16 @@ def test_hs256_token_is_refused(verifier: GCPConfidentialVerifier) -> None:
     with pytest.raises(AuraError) as caught:
         verifier.verify({"token": token}, context())
     assert caught.value.reason == "GCP_ALGORITHM"
+
+
+@pytest.mark.parametrize(
+    "value", [float("nan"), float("inf"), 10**400, -1, "tomorrow", True]
+)
+def test_expiry_that_is_not_a_finite_number_is_malformed(
+    pki: GCPTestPKI, verifier: GCPConfidentialVerifier, value: object
+) -> None:
+    token = mint_x5c_token(pki, claims(exp=value))
+
+    with pytest.raises(EvidenceMalformed) as caught:
+        verifier.verify({"token": token}, context())
+    assert caught.value.reason == "GCP_TOKEN_MALFORMED"
