@@ -67,31 +67,29 @@ def bare_check(
 
 def gce(with_log: bool) -> None:
     pcrs = json.loads((GCE / "pcrs.json").read_text())["sha256"]
-    files = {name: (GCE / name).read_bytes() for name in (
-        "ak_pub.tpmt_public", "ak_cert.der", "quote_sha256.tpms_attest",
-        "quote_sha256.tpmt_signature", "event_log.bin",
-    )}  # fmt: skip
+    ak_public = (GCE / "ak_pub.tpmt_public").read_bytes()
+    attest = (GCE / "quote_sha256.tpms_attest").read_bytes()
+    signature = (GCE / "quote_sha256.tpmt_signature").read_bytes()
     payload: dict[str, Any] = {
-        "ak_public": b64(files["ak_pub.tpmt_public"]),
-        "ak_cert": b64(files["ak_cert.der"]),
-        "quote": b64(files["quote_sha256.tpms_attest"]),
-        "signature": b64(files["quote_sha256.tpmt_signature"]),
+        "ak_public": b64(ak_public),
+        "ak_cert": b64((GCE / "ak_cert.der").read_bytes()),
+        "quote": b64(attest),
+        "signature": b64(signature),
         "pcrs": pcrs,
     }
     if with_log:
-        payload["event_log"] = b64(files["event_log.bin"])
+        payload["event_log"] = b64((GCE / "event_log.bin").read_bytes())
     verifier, context = TPMVerifier(), VerificationContext(b"\x90\x09", NOW)
     label = "GCE vTPM, event log replayed" if with_log else "GCE vTPM"
 
     report(
         label,
         lambda: verifier.verify(payload, context),
-        bare_check(*(files[n] for n in list(files)[:1]), files["quote_sha256.tpms_attest"],
-                   files["quote_sha256.tpmt_signature"]),
-    )  # fmt: skip
+        bare_check(ak_public, attest, signature),
+    )
 
 
-def test_ca(ak: rsa.RSAPublicKey) -> tuple[str, bytes]:
+def make_ca(ak: rsa.RSAPublicKey) -> tuple[str, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench TPM CA")])
 
@@ -121,7 +119,7 @@ def fresh() -> None:
     attest, signature = tpm.quote(nonce, pcrs)
     ak_public = tpm.ak_public
     assert isinstance(tpm.ak, rsa.RSAPrivateKey)
-    ca_pem, ak_cert = test_ca(tpm.ak.public_key())
+    ca_pem, ak_cert = make_ca(tpm.ak.public_key())
     payload = {
         "ak_public": b64(ak_public),
         "ak_cert": b64(ak_cert),

@@ -177,6 +177,9 @@ def _event_log_claims(
 def verify_tpm_quote(
     payload: Mapping[str, Any], context: VerificationContext, trust: TPMTrust
 ) -> VerifiedEvidence:
+    """AK attributes, quote (magic, type, nonce, signature, PCR digest), who
+    vouches for the AK (AK certificate, or EK for credential activation), the
+    TPM2_Certify key binding, and the event log replay, in that order."""
     ak = _read_ak(payload)
     given = _read_pcrs(payload)
     quote = fields.require_bytes(payload, "quote", max_bytes=_SMALL)

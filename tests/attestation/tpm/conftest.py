@@ -12,10 +12,6 @@ import pytest
 from tests.attestation.tpm.helpers import GCE_DIR, FakeCA, b64
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "swtpm: runs swtpm and tpm2-tools (Debian)")
-
-
 @pytest.fixture(scope="session")
 def gce(vectors: Path) -> Path:
     return vectors / GCE_DIR

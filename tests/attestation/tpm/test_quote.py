@@ -166,11 +166,12 @@ def test_swtpm_quote_from_trustee_verifies_with_an_spki_ak(vectors: Path) -> Non
 def test_fresh_quotes_verify_in_every_signature_scheme(
     key: str, pss: bool, hash_alg: int
 ) -> None:
-    private: fake.PrivateKey = {
-        "rsa": lambda: rsa.generate_private_key(65537, 2048),
-        "p256": lambda: ec.generate_private_key(ec.SECP256R1()),
-        "p384": lambda: ec.generate_private_key(ec.SECP384R1()),
-    }[key]()
+    private: fake.PrivateKey
+    if key == "rsa":
+        private = rsa.generate_private_key(65537, 2048)
+    else:
+        curve = ec.SECP256R1() if key == "p256" else ec.SECP384R1()
+        private = ec.generate_private_key(curve)
     tpm = fake.SoftTPM(ak=private)
     attest, signature = tpm.quote(b"nonce", PCRS, hash_alg=hash_alg, pss=pss)
 
@@ -186,7 +187,7 @@ def test_pcr_digest_uses_the_signature_hash_not_the_bank_hash() -> None:
         b"n", pcrs, bank=wire.ALG_SHA1, hash_alg=wire.ALG_SHA256
     )
 
-    verify_quote(tpm.ak.public_key(), attest, signature, pcrs, b"n")  # type: ignore[arg-type]
+    verify_quote(tpm.ak.public_key(), attest, signature, pcrs, b"n")
 
 
 def test_quote_rejected_when_magic_is_not_tpm_generated() -> None:

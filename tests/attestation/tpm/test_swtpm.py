@@ -40,23 +40,38 @@ def _free_port_pair() -> int:
         with socket.socket() as first, socket.socket() as second:
             first.bind(("127.0.0.1", 0))
             port: int = first.getsockname()[1]
-            if second.connect_ex(("127.0.0.1", port + 1)) != 0:
-                return port
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
     raise RuntimeError("no free pair of ports")
 
 
 class SWTPM:
     def __init__(self, workdir: Path) -> None:
         self.dir = workdir
-        port = _free_port_pair()
         (workdir / "state").mkdir()
-        self.process = subprocess.Popen(
+        for _ in range(5):  # a port taken between the probe and swtpm: try again
+            port = _free_port_pair()
+            self.process = self._start(port)
+            if self._started(port):
+                self.env = {
+                    **os.environ,
+                    "TPM2TOOLS_TCTI": f"swtpm:host=127.0.0.1,port={port}",
+                }
+                return
+            self.stop()
+        raise RuntimeError("swtpm did not start")
+
+    def _start(self, port: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 "swtpm",
                 "socket",
                 "--tpm2",
                 "--tpmstate",
-                f"dir={workdir / 'state'}",
+                f"dir={self.dir / 'state'}",
                 "--server",
                 f"type=tcp,port={port}",
                 "--ctrl",
@@ -67,17 +82,15 @@ class SWTPM:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        self.env = {**os.environ, "TPM2TOOLS_TCTI": f"swtpm:host=127.0.0.1,port={port}"}
-        self._wait(port)
 
-    def _wait(self, port: int) -> None:
+    def _started(self, port: int) -> bool:
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    return
+                if probe.connect_ex(("127.0.0.1", port + 1)) == 0:
+                    return True
             time.sleep(0.05)
-        raise RuntimeError("swtpm did not start")
+        return False
 
     def run(self, *args: str) -> bytes:
         result = subprocess.run(
@@ -97,7 +110,8 @@ class SWTPM:
         return (self.dir / name).read_bytes()
 
     def stop(self) -> None:
-        self.process.terminate()
+        if self.process.poll() is None:
+            self.process.terminate()
         self.process.wait(timeout=10)
 
 
