@@ -1,0 +1,1 @@
+"""`make bench`: each module measures a figure beside its ceiling in one run."""
