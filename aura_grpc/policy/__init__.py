@@ -1,0 +1,1 @@
+"""Issuance policy (Rego), its versions, the issuance gate and approvals."""
