@@ -1,18 +1,19 @@
-"""Creating an org's Ed25519 CA certificate."""
+"""Creating an org's CA certificate (Ed25519, or P-256 on a token without it)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
+
+from aura_grpc.ca.signers.base import SigningKey, signature_hash
 
 CA_LIFETIME = timedelta(days=3650)
 
 
 def make_ca_certificate(
-    org_name: str, ca_id: str, key: Ed25519PrivateKey, now: datetime
+    org_name: str, ca_id: str, key: SigningKey, now: datetime
 ) -> x509.Certificate:
     """A self-signed root that signs only client certificates and CRLs."""
     name = x509.Name(
@@ -47,5 +48,5 @@ def make_ca_certificate(
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), False)
-        .sign(key, None)
+        .sign(key, signature_hash(key))
     )

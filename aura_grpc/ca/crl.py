@@ -8,8 +8,8 @@ from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from aura_grpc.ca.signers.base import SigningKey, signature_hash
 from aura_grpc.errors import InvalidInput
 
 # RFC 5280 reason names as the API accepts them (snake_case), to cryptography's flags.
@@ -60,7 +60,7 @@ def _entry(item: RevokedEntry) -> x509.RevokedCertificate:
 
 def build_crl(
     issuer: x509.Certificate,
-    key: Ed25519PrivateKey,
+    key: SigningKey,
     number: int,
     this_update: datetime,
     next_update: datetime,
@@ -79,7 +79,7 @@ def build_crl(
     builder = builder.add_extension(
         x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), False
     )
-    crl = builder.sign(key, None)
+    crl = builder.sign(key, signature_hash(key))
     if not crl.is_signature_valid(key.public_key()):
         raise RuntimeError("a freshly signed CRL does not verify")
     return crl.public_bytes(serialization.Encoding.DER)

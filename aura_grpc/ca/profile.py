@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from aura_grpc.ca.requested_key import PublicKey
+from aura_grpc.ca.signers.base import SigningKey, signature_hash
 
 # Tolerates clients whose clocks run a little behind ours.
 BACKDATE = timedelta(minutes=1)
@@ -32,7 +32,7 @@ def build_client_certificate(
     public_key: PublicKey,
     serial: int,
     issuer: x509.Certificate,
-    issuer_key: Ed25519PrivateKey,
+    issuer_key: SigningKey,
     not_before: datetime,
     not_after: datetime,
     crl_url: str,
@@ -79,5 +79,5 @@ def build_client_certificate(
             False,
         )
         .add_extension(x509.CRLDistributionPoints([distribution]), False)
-        .sign(issuer_key, None)
+        .sign(issuer_key, signature_hash(issuer_key))
     )
