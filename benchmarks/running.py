@@ -60,11 +60,19 @@ def running_aura(**settings: str) -> Iterator[RunningAura]:
         )
         try:
             base_url = f"https://127.0.0.1:{api_port}"
-            _wait(base_url, state / "pki" / "ca.pem", process)
+            try:
+                _wait(base_url, state / "pki" / "ca.pem", process)
+            except RuntimeError as exc:
+                tail = (state / "server.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{exc}\n{tail}") from exc
             token = (state / "dev-token").read_text().strip()
             yield RunningAura(
-                state, base_url, state / "pki" / "ca.pem",
-                str(state / "backend.sock"), token, process.pid,
+                state,
+                base_url,
+                state / "pki" / "ca.pem",
+                str(state / "backend.sock"),
+                token,
+                process.pid,
             )
         finally:
             process.send_signal(signal.SIGTERM)
@@ -81,7 +89,9 @@ def _wait(base_url: str, ca: Path, process: subprocess.Popen[bytes]) -> None:
             raise RuntimeError("aura serve exited early; see server.log")
         if ca.exists():
             try:
-                if httpx.get(f"{base_url}/v2/version", verify=str(ca), timeout=1).is_success:
+                if httpx.get(
+                    f"{base_url}/v2/version", verify=str(ca), timeout=1
+                ).is_success:
                     return
             except httpx.HTTPError:
                 pass

@@ -108,22 +108,20 @@ class OrgService:
             raise Unauthenticated("invalid or missing bearer token")
 
         token_id, digest = parsed
+        query = (
+            select(Token.org_id, Token.secret_sha256, Token.scopes, Token.expires_at)
+            .join(Org, Org.id == Token.org_id)
+            .where(Token.id == token_id, Token.revoked_at.is_(None), ~Org.disabled)
+        )
         async with self._sessions() as session:
-            row = await session.get(Token, token_id)
-            org = await session.get(Org, row.org_id) if row is not None else None
+            row = (await session.execute(query)).first()
 
         now = self._clock.now()
-        usable = (
-            row is not None
-            and org is not None
-            and not org.disabled
-            and row.revoked_at is None
-            and (row.expires_at is None or row.expires_at > now)
-        )
+        usable = row is not None and (row.expires_at is None or row.expires_at > now)
         if not usable or row is None or not digests_match(row.secret_sha256, digest):
             raise Unauthenticated("invalid or missing bearer token")
         scopes = frozenset(Scope(s) for s in row.scopes.split(",") if s)
-        return Principal(org_id=row.org_id, token_id=row.id, scopes=scopes)
+        return Principal(org_id=row.org_id, token_id=token_id, scopes=scopes)
 
     @staticmethod
     async def _find(session: AsyncSession, name: str) -> Org | None:
