@@ -68,7 +68,12 @@ async def _serve(settings: Settings, with_envoy: bool) -> None:
     try:
         await backend.start()
         if with_envoy:
-            from gateway.bootstrap import render, start_envoy, wait_ready
+            from gateway.bootstrap import (
+                DeviceListener,
+                render,
+                start_envoy,
+                wait_ready,
+            )
 
             paths = render(
                 settings.state_dir,
@@ -76,6 +81,12 @@ async def _serve(settings: Settings, with_envoy: bool) -> None:
                 api_port=settings.api_port,
                 admin_port=settings.envoy_admin_port,
                 backend_socket=settings.resolved_backend_socket,
+                device=DeviceListener(
+                    settings.device_port,
+                    settings.upstream_address,
+                    settings.upstream_allowed_org,
+                    settings.device_max_connection_seconds,
+                ),
             )
             envoy = start_envoy(paths.bootstrap, settings.state_dir / "envoy.log")
             wait_ready(
@@ -168,7 +179,19 @@ def token_create(
         raise _fail(exc) from exc
 
 
-async def _ca_change(config: Path | None, org: str, rotate: bool) -> str:
+KeyRefOption = Annotated[
+    str | None,
+    typer.Option(
+        "--key-ref",
+        help="Where the CA key lives: pkcs11:token=...;object=... (made there on "
+        "create/rotate; default: the CA id as the label on the configured token).",
+    ),
+]
+
+
+async def _ca_change(
+    config: Path | None, org: str, rotate: bool, key_ref: str | None = None
+) -> str:
     backend = Backend(_settings(config))
     await backend.open_database()
     try:
@@ -178,7 +201,31 @@ async def _ca_change(config: Path | None, org: str, rotate: bool) -> str:
         if live and not rotate:
             raise AlreadyExists(f"org '{org}' already has CA {live[0].id}; use rotate")
         actor = Actor(org_row.id, None, "cli")
-        row = await authorities.create_ca(org_row.id, actor, replace_active=rotate)
+        row = await authorities.create_ca(
+            org_row.id, actor, replace_active=rotate, key_ref=key_ref
+        )
+        return row.id
+    finally:
+        await backend.stop()
+
+
+async def _ca_import(
+    config: Path | None, org: str, key_ref: str, cert_pem: str, rotate: bool
+) -> str:
+    backend = Backend(_settings(config))
+    await backend.open_database()
+    try:
+        org_row = await backend.orgs().get_org(org)
+        authorities = backend.authority_service()
+        live = await authorities.live_cas(org_row.id)
+        if live and not rotate:
+            raise AlreadyExists(
+                f"org '{org}' already has CA {live[0].id}; add --rotate"
+            )
+        actor = Actor(org_row.id, None, "cli")
+        row = await authorities.import_ca(
+            org_row.id, actor, key_ref, cert_pem, replace_active=rotate
+        )
         return row.id
     finally:
         await backend.stop()
@@ -186,23 +233,53 @@ async def _ca_change(config: Path | None, org: str, rotate: bool) -> str:
 
 @ca_app.command("create")
 def ca_create(
-    org: Annotated[str, typer.Option(help="Org name.")], config: ConfigOption = None
+    org: Annotated[str, typer.Option(help="Org name.")],
+    config: ConfigOption = None,
+    key_ref: KeyRefOption = None,
 ) -> None:
     """Create the org's first CA (the prod profile needs this before issuance)."""
     try:
-        typer.echo(asyncio.run(_ca_change(config, org, rotate=False)))
+        typer.echo(asyncio.run(_ca_change(config, org, False, key_ref)))
     except AuraError as exc:
         raise _fail(exc) from exc
 
 
 @ca_app.command("rotate")
 def ca_rotate(
-    org: Annotated[str, typer.Option(help="Org name.")], config: ConfigOption = None
+    org: Annotated[str, typer.Option(help="Org name.")],
+    config: ConfigOption = None,
+    key_ref: KeyRefOption = None,
 ) -> None:
     """Make a new CA the issuer; the old one stays trusted until its last
     certificate expires, and both publish CRLs."""
     try:
-        typer.echo(asyncio.run(_ca_change(config, org, rotate=True)))
+        typer.echo(asyncio.run(_ca_change(config, org, True, key_ref)))
+    except AuraError as exc:
+        raise _fail(exc) from exc
+
+
+@ca_app.command("import")
+def ca_import(
+    org: Annotated[str, typer.Option(help="Org name.")],
+    key_ref: Annotated[
+        str, typer.Option("--key-ref", help="The existing token key: pkcs11:...")
+    ],
+    cert: Annotated[
+        Path, typer.Option(help="PEM CA certificate whose key is that token key.")
+    ],
+    rotate: Annotated[
+        bool, typer.Option(help="Replace the org's active CA (it keeps being trusted).")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Adopt a CA whose key already lives on the HSM; no key bytes are stored."""
+    try:
+        cert_pem = cert.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        typer.echo(f"error: cannot read {cert}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        typer.echo(asyncio.run(_ca_import(config, org, key_ref, cert_pem, rotate)))
     except AuraError as exc:
         raise _fail(exc) from exc
 

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -48,9 +55,21 @@ class Settings(BaseSettings):
     device_port: int = Field(8444, ge=1, le=65535)
     envoy_admin_port: int = Field(9901, ge=1, le=65535)
 
+    # Device (mTLS) listener: connections live at most this long, so a revoked
+    # certificate cannot outlive its CRL on a kept-alive connection.
+    device_max_connection_seconds: float = Field(300, gt=0, le=86400)
+    # The protected service behind `/upstream/` on the device listener
+    # (host:port), and the org whose certificates may reach it.
+    upstream_address: str = Field("127.0.0.1:9", pattern=r"^[A-Za-z0-9.-]+:\d{1,5}$")
+    upstream_allowed_org: str = ""
+    # Fallback re-read of CAs and CRLs for Envoy, on top of the change hook.
+    edge_poll_seconds: float = Field(30, gt=0, le=3600)
+
     nonce_ttl_seconds: int = Field(300, ge=5, le=3600)
     issue_ticket_ttl_seconds: int = Field(600, ge=5, le=86400)
     freshness_hours: float = Field(24, gt=0, le=24 * 30)
+    # How long an issuance held by policy waits for a decision.
+    approval_ttl_hours: float = Field(72, gt=0, le=24 * 30)
 
     trust_domain: str = Field("aura.local", pattern=r"^[a-z0-9.-]{1,253}$")
     max_cert_days: int = Field(397, ge=1, le=3650)
@@ -59,14 +78,41 @@ class Settings(BaseSettings):
     crl_check_seconds: float = Field(60, gt=0, le=3600)
     public_base_url: str = ""
     master_key_file: Path | None = None
+    # Where CA private keys live: "sealed" under the master key (dev only) or on a
+    # PKCS#11 token named by each CA's key_ref (an HSM; SoftHSM2 in tests).
+    ca_key_backend: Literal["sealed", "pkcs11"] = "sealed"
+    pkcs11_module: Path | None = None
+    pkcs11_token_label: str = ""
+    pkcs11_pin: SecretStr = SecretStr("")
+    pkcs11_pin_file: Path | None = None
+    pkcs11_pool_size: int = Field(4, ge=1, le=64)
+    ca_key_algorithm: Literal["ed25519", "p256"] = "ed25519"
 
     verifiers: VerifierSettings = Field(default_factory=VerifierSettings)
 
     @model_validator(mode="after")
     def _prod_needs_explicit_secrets(self) -> Settings:
-        if self.profile == "prod" and self.master_key_file is None:
-            raise ValueError("the prod profile needs master_key_file")
+        if self.profile == "prod" and self.ca_key_backend != "pkcs11":
+            raise ValueError(
+                "the prod profile keeps CA keys on an HSM: set ca_key_backend: pkcs11"
+            )
+        if self.ca_key_backend == "pkcs11":
+            missing = [
+                name
+                for name, value in (
+                    ("pkcs11_module", self.pkcs11_module),
+                    ("pkcs11_token_label", self.pkcs11_token_label),
+                    ("pkcs11_pin or pkcs11_pin_file", self._has_pin),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"ca_key_backend pkcs11 needs {', '.join(missing)}")
         return self
+
+    @property
+    def _has_pin(self) -> bool:
+        return bool(self.pkcs11_pin.get_secret_value()) or bool(self.pkcs11_pin_file)
 
     @classmethod
     def settings_customise_sources(

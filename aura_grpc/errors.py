@@ -16,9 +16,17 @@ class AuraError(Exception):
 
     reason: ClassVar[str] = "INTERNAL"
 
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
+        # Machine-readable details for ErrorInfo.metadata (an approval id...).
+        self.metadata = dict(metadata or {})
         if reason is not None:
             self.reason = reason  # type: ignore[misc]  # instance narrows the class default
 

@@ -18,12 +18,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from aura_grpc.api.attest import AttestServicer
 from aura_grpc.api.calls import CallGuard
 from aura_grpc.api.certs import CertServicer
+from aura_grpc.api.meta import MetaServicer
 from aura_grpc.attestation.base import background_tasks_of
 from aura_grpc.attestation.registry import VerifierRegistry
-from aura_grpc.ca.sealing import MasterKey
+from aura_grpc.ca.signers.factory import key_backend_from
 from aura_grpc.clock import Clocks
 from aura_grpc.config import Settings
-from aura_grpc.gen.aura.v2 import attest_pb2, attest_pb2_grpc, certs_pb2, certs_pb2_grpc
+from aura_grpc.edge.wiring import SERVICE_NAMES as EDGE_SERVICE_NAMES
+from aura_grpc.edge.wiring import EdgeParts
+from aura_grpc.gen.aura.v2 import (
+    attest_pb2,
+    attest_pb2_grpc,
+    certs_pb2,
+    certs_pb2_grpc,
+    meta_pb2,
+    meta_pb2_grpc,
+)
+from aura_grpc.policy.wiring import SERVICE_NAMES as POLICY_SERVICE_NAMES
+from aura_grpc.policy.wiring import PolicyParts
 from aura_grpc.services.attestation import AttestationService
 from aura_grpc.services.authorities import AuthorityService
 from aura_grpc.services.certificates import CertificateService
@@ -35,6 +47,9 @@ log = logging.getLogger(__name__)
 SERVICE_NAMES = (
     attest_pb2.DESCRIPTOR.services_by_name["AttestService"].full_name,
     certs_pb2.DESCRIPTOR.services_by_name["CertService"].full_name,
+    meta_pb2.DESCRIPTOR.services_by_name["MetaService"].full_name,
+    *POLICY_SERVICE_NAMES,
+    *EDGE_SERVICE_NAMES,
 )
 
 
@@ -49,6 +64,8 @@ class Backend:
     server: grpc.aio.Server | None = None
     registry: VerifierRegistry | None = None
     authorities: AuthorityService | None = None
+    policy: PolicyParts | None = None
+    edge: EdgeParts | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def open_database(self) -> async_sessionmaker[AsyncSession]:
@@ -64,16 +81,16 @@ class Backend:
     def authority_service(self) -> AuthorityService:
         assert self.sessions is not None, "open_database() first"
         if self.authorities is None:
-            master_key = MasterKey.load(
-                self.settings.resolved_master_key_file,
-                create=self.settings.profile == "dev",
-            )
             self.authorities = AuthorityService(
                 self.sessions,
-                master_key,
+                key_backend_from(self.settings),
                 self.clocks.issuing,
                 timedelta(hours=self.settings.crl_period_hours),
                 create_on_first_use=self.settings.profile == "dev",
+                key_algorithm=self.settings.ca_key_algorithm,
+                required_key_scheme=(
+                    "pkcs11" if self.settings.profile == "prod" else None
+                ),
             )
         return self.authorities
 
@@ -85,13 +102,19 @@ class Backend:
             self.settings.verifiers.options,
             self.settings.verifiers.extra,
         )
-        guard = CallGuard(self.orgs())
-        attestation = AttestationService(
-            sessions, self.registry, self.settings, self.clocks
-        )
         authorities = self.authority_service()
+        self.edge = EdgeParts.build(sessions, authorities, self.clocks.issuing)
+        guard = CallGuard(self.orgs(), self.edge.identities)
+        self.policy = PolicyParts.build(sessions, self.settings, self.clocks.issuing)
         certificates = CertificateService(
-            sessions, authorities, self.settings, self.clocks.issuing
+            sessions, authorities, self.settings, self.clocks.issuing, self.policy.gate
+        )
+        attestation = AttestationService(
+            sessions,
+            self.registry,
+            self.settings,
+            self.clocks,
+            self.policy.responder(certificates),
         )
 
         self.server = grpc.aio.server(
@@ -105,10 +128,18 @@ class Backend:
             guard, certificates, authorities, self.clocks.issuing
         )
         add_certs(cert_servicer, self.server)  # type: ignore[no-untyped-call]
-        self._add_health_and_reflection(self.server)
+        self.policy.add_servicers(self.server, guard, certificates, authorities)
+        add_meta = meta_pb2_grpc.add_MetaServiceServicer_to_server
+        add_meta(MetaServicer(), self.server)  # type: ignore[no-untyped-call]
+        checker = self._add_health_and_reflection(self.server)
+        self.edge.add_servicers(self.server, guard, attestation, certificates, checker)
 
+        # Envoy's first SDS request must get the real bundle, not the placeholder.
+        await self.edge.publisher.refresh()
         address = self._bind(self.server)
         await self.server.start()
+        for edge_task in self.edge.tasks(self.settings.edge_poll_seconds):
+            self._tasks.append(asyncio.create_task(edge_task()))
         self._tasks.append(asyncio.create_task(self._keep_crls_fresh(authorities)))
         for verifier_name in self.registry.types():
             for task in background_tasks_of(self.registry.get(verifier_name)):
@@ -126,6 +157,10 @@ class Backend:
             await self.server.stop(grace)
         if self.engine is not None:
             await self.engine.dispose()
+        if self.authorities is not None:
+            self.authorities.close()
+        if self.policy is not None:
+            self.policy.close()
 
     async def _keep_crls_fresh(self, authorities: AuthorityService) -> None:
         while True:
@@ -150,7 +185,9 @@ class Backend:
         return f"unix:{path}"
 
     @staticmethod
-    def _add_health_and_reflection(server: grpc.aio.Server) -> None:
+    def _add_health_and_reflection(
+        server: grpc.aio.Server,
+    ) -> health.aio.HealthServicer:
         checker = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(checker, server)
         for name in ("", *SERVICE_NAMES):
@@ -160,3 +197,4 @@ class Backend:
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, reflection.SERVICE_NAME, health.SERVICE_NAME), server
         )
+        return checker

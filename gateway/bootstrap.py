@@ -18,6 +18,27 @@ TEMPLATE = ROOT / "envoy.yaml"
 
 
 @dataclass(frozen=True)
+class DeviceListener:
+    """The mTLS listener's settings (see docs/mtls.md)."""
+
+    port: int
+    upstream_address: str = "127.0.0.1:9"
+    upstream_allowed_org: str = ""
+    max_connection_seconds: float = 300
+
+    def values(self) -> dict[str, str]:
+        host, _, port = self.upstream_address.rpartition(":")
+        return {
+            "DEVICE_PORT": str(self.port),
+            "DEVICE_MAX_CONNECTION": f"{self.max_connection_seconds:g}",
+            "UPSTREAM_HOST": host,
+            "UPSTREAM_PORT": port,
+            # Quoted in the YAML; an org name is [a-z0-9-], nothing to escape.
+            "UPSTREAM_ORG": self.upstream_allowed_org,
+        }
+
+
+@dataclass(frozen=True)
 class GatewayPaths:
     bootstrap: Path
     descriptor: Path
@@ -31,6 +52,7 @@ def render(
     api_port: int,
     admin_port: int,
     backend_socket: str,
+    device: DeviceListener | None = None,
 ) -> GatewayPaths:
     """Write the descriptor set, the dev server certificate and the bootstrap."""
     state_dir = state_dir.resolve()
@@ -45,6 +67,8 @@ def render(
         "SERVER_KEY": str(pki.server_key),
         "BACKEND_SOCKET": backend_socket,
         "DESCRIPTOR": str(descriptor),
+        # Without explicit settings the device listener takes the next port.
+        **(device or DeviceListener(api_port + 1)).values(),
     }
     bootstrap = state_dir / "gateway" / "envoy.yaml"
     bootstrap.write_text(Template(TEMPLATE.read_text()).substitute(values))

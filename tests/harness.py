@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aura_grpc.auth.scopes import Scope
 from aura_grpc.clock import Clocks, ManualClock
 from aura_grpc.config import Settings, load_settings
 from aura_grpc.server import Backend
-from gateway.bootstrap import render, start_envoy, wait_ready
+from gateway.bootstrap import DeviceListener, render, start_envoy, wait_ready
+from tests import pgdb
 
 T = TypeVar("T")
 
@@ -45,6 +48,8 @@ class Stack:
     ca_cert: Path | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
+    # A PostgreSQL database made for this stack alone (see tests/pgdb.py).
+    scratch_database: str | None = field(default=None, repr=False)
 
     @property
     def base_url(self) -> str:
@@ -68,6 +73,12 @@ class Stack:
             api_port=self.settings.api_port,
             admin_port=self.settings.envoy_admin_port,
             backend_socket=self.settings.resolved_backend_socket,
+            device=DeviceListener(
+                self.settings.device_port,
+                self.settings.upstream_address,
+                self.settings.upstream_allowed_org,
+                self.settings.device_max_connection_seconds,
+            ),
         )
         self.ca_cert = paths.ca_cert
         log = self.state_dir / "envoy.log"
@@ -95,6 +106,18 @@ class Stack:
             assert self._thread is not None
             self._thread.join(timeout=10)
             self._loop.close()
+        if self.scratch_database is not None:
+            pgdb.drop_database(self.scratch_database)
+
+    def sql(self, query: str) -> list[dict[str, Any]]:
+        """Rows (column -> value) of a raw query on the backend's database, SQLite
+        or PostgreSQL alike: tests that open the SQLite file fail on PostgreSQL."""
+        assert self.backend is not None and self.backend.engine is not None
+        return self.run(_fetch(self.backend.engine, query))
+
+    def table_names(self) -> list[str]:
+        assert self.backend is not None and self.backend.engine is not None
+        return self.run(_table_names(self.backend.engine))
 
     def create_org(self, name: str) -> str:
         assert self.backend is not None
@@ -116,6 +139,18 @@ class Stack:
         )
 
 
+async def _fetch(engine: AsyncEngine, query: str) -> list[dict[str, Any]]:
+    async with engine.connect() as connection:
+        result = await connection.execute(text(query))
+        return [dict(row) for row in result.mappings()]
+
+
+async def _table_names(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as connection:
+        names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    return sorted(names)
+
+
 # Types only the tests know: one from outside AURA, one never implemented.
 TEST_VERIFIERS = {
     "serial_number": "tests.plugin_verifier:SerialNumberVerifier",
@@ -125,6 +160,9 @@ TEST_VERIFIERS = {
 
 def make_stack(state_dir: Path, **overrides: Any) -> Stack:
     overrides.setdefault("verifiers", {"extra": TEST_VERIFIERS})
+    scratch = None
+    if pgdb.server_url() and "database_url" not in overrides:
+        scratch = overrides["database_url"] = pgdb.create_database()
     settings = load_settings(
         None,
         state_dir=state_dir,
@@ -133,4 +171,4 @@ def make_stack(state_dir: Path, **overrides: Any) -> Stack:
         envoy_admin_port=free_port(),
         **overrides,
     )
-    return Stack(state_dir=state_dir, settings=settings)
+    return Stack(state_dir=state_dir, settings=settings, scratch_database=scratch)

@@ -34,6 +34,24 @@ class AttestServicer(attest_pb2_grpc.AttestServiceServicer):
         )
 
     @translate_errors
+    async def CreateCredentialChallenge(
+        self, request: pb.CreateCredentialChallengeRequest, context: Context
+    ) -> pb.CreateCredentialChallengeResponse:
+        method = PREFIX + "CreateCredentialChallenge"
+        principal = await self._guard.principal(context, method)
+        if not request.ek_public or not request.ak_public:
+            raise InvalidInput("'ek_public' and 'ak_public' are required")
+
+        challenge = await self._service.create_credential_challenge(
+            principal, request.ek_public, request.ak_public, request.ek_cert or None
+        )
+        return pb.CreateCredentialChallengeResponse(
+            credential_blob=challenge.credential_blob,
+            encrypted_secret=challenge.encrypted_secret,
+            expires_at=timestamp(challenge.expires_at),
+        )
+
+    @translate_errors
     async def Attest(
         self, request: pb.AttestRequest, context: Context
     ) -> pb.AttestResponse:

@@ -7,10 +7,11 @@ from typing import Any
 import grpc
 
 from aura_grpc.api.status import request_id_of
-from aura_grpc.auth.scopes import METHOD_SCOPES
+from aura_grpc.auth.scopes import CERTIFICATE_METHODS, METHOD_SCOPES
 from aura_grpc.auth.tokens import Principal
 from aura_grpc.errors import PermissionDenied, Unauthenticated
 from aura_grpc.services.audit import Actor
+from aura_grpc.services.identities import DeviceIdentities, DeviceIdentity
 from aura_grpc.services.orgs import OrgService
 
 
@@ -23,11 +24,36 @@ def _bearer(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     raise Unauthenticated("invalid or missing bearer token")
 
 
+# Set by Envoy's device listener only (it overwrites any client copy; the API
+# listener strips them), so their presence means Envoy verified a certificate.
+PEER_SERIAL = "x-aura-peer-serial"
+CLIENT_CERT = "x-forwarded-client-cert"
+
+
+def _peer_certificate(context: grpc.aio.ServicerContext[Any, Any]) -> tuple[str, str]:
+    serial = fingerprint = ""
+    for key, value in context.invocation_metadata() or ():
+        if key == PEER_SERIAL:
+            serial = str(value)
+        elif key == CLIENT_CERT:
+            fields = (part.partition("=") for part in str(value).split(";"))
+            fingerprint = next((v for k, _, v in fields if k == "Hash"), "")
+    if not serial or not fingerprint:
+        raise Unauthenticated(
+            "call this on the device listener with a client certificate",
+            reason="CLIENT_CERT_MISSING",
+        )
+    return serial, fingerprint
+
+
 class CallGuard:
     """Authenticates the bearer token and checks the scopes for a method."""
 
-    def __init__(self, orgs: OrgService) -> None:
+    def __init__(
+        self, orgs: OrgService, identities: DeviceIdentities | None = None
+    ) -> None:
         self._orgs = orgs
+        self._identities = identities
 
     async def principal(
         self, context: grpc.aio.ServicerContext[Any, Any], method: str
@@ -38,6 +64,20 @@ class CallGuard:
                 f"this token's scopes do not allow {method.rsplit('/', 1)[-1]}"
             )
         return principal
+
+    async def device_identity(
+        self, context: grpc.aio.ServicerContext[Any, Any], method: str
+    ) -> DeviceIdentity:
+        """No bearer token: the caller is the client certificate Envoy verified."""
+        if method not in CERTIFICATE_METHODS or self._identities is None:
+            raise PermissionDenied(f"{method} is not a certificate-authenticated call")
+        serial, fingerprint = _peer_certificate(context)
+        return await self._identities.resolve(serial, fingerprint)
+
+    @staticmethod
+    def device_principal(identity: DeviceIdentity, method: str) -> Principal:
+        """The org-scoped principal a certificate acts as for `method`."""
+        return Principal(identity.org_id, "", METHOD_SCOPES[method])
 
     @staticmethod
     def actor(

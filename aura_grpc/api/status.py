@@ -90,7 +90,9 @@ def translate_errors(method: Handler) -> Handler:
                     exc.message,
                     extra={REASON: exc.reason, REQUEST: request_id_of(context)},
                 )
-            await context.abort_with_status(rich_status(code, exc.message, exc.reason))
+            await context.abort_with_status(
+                rich_status(code, exc.message, exc.reason, exc.metadata)
+            )
         except (grpc.aio.AbortError, grpc.aio.UsageError):
             raise
         except Exception:

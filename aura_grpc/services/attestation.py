@@ -24,7 +24,8 @@ from aura_grpc.clock import Clocks
 from aura_grpc.config import Settings
 from aura_grpc.errors import AuraError, EvidenceMalformed, NotFound
 from aura_grpc.logfields import DEVICE, ORG, REASON, TYPE
-from aura_grpc.services import nonces
+from aura_grpc.policy.hook import PostureHook
+from aura_grpc.services import activation, nonces
 from aura_grpc.services.audit import Actor, record
 from aura_grpc.store.models import Attestation, Device, Org, ReferenceValues
 
@@ -36,6 +37,15 @@ MAX_PAYLOAD_BYTES = 1 << 20
 @dataclass(frozen=True)
 class Challenge:
     nonce: bytes
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class CredentialChallenge:
+    """TPM2_ActivateCredential inputs, TPM2B forms with their size prefixes."""
+
+    credential_blob: bytes
+    encrypted_secret: bytes
     expires_at: datetime
 
 
@@ -68,11 +78,13 @@ class AttestationService:
         registry: VerifierRegistry,
         settings: Settings,
         clocks: Clocks,
+        posture_hook: PostureHook | None = None,
     ) -> None:
         self._sessions = sessions
         self._registry = registry
         self._settings = settings
         self._clocks = clocks
+        self._posture_hook = posture_hook
 
     async def create_challenge(self, principal: Principal) -> Challenge:
         now = self._clocks.issuing.now()
@@ -80,6 +92,32 @@ class AttestationService:
         async with self._sessions.begin() as session:
             nonce = nonces.new_nonce(session, principal.org_id, now, ttl)
         return Challenge(nonce=nonce, expires_at=now + ttl)
+
+    async def create_credential_challenge(
+        self,
+        principal: Principal,
+        ek_public: bytes,
+        ak_public: bytes,
+        ek_cert: bytes | None = None,
+    ) -> CredentialChallenge:
+        """A secret only the TPM holding this EK can unwrap, for this AK only."""
+        wrapped = await asyncio.to_thread(
+            activation.wrap_secret, ek_public, ak_public, ek_cert
+        )
+
+        now = self._clocks.issuing.now()
+        ttl = timedelta(seconds=self._settings.nonce_ttl_seconds)
+        async with self._sessions.begin() as session:
+            nonces.seed_nonce(
+                session,
+                principal.org_id,
+                wrapped.secret,
+                now + ttl,
+                binding=wrapped.binding,
+            )
+        return CredentialChallenge(
+            wrapped.credential_blob, wrapped.encrypted_secret, now + ttl
+        )
 
     async def attest(
         self,
@@ -99,7 +137,7 @@ class AttestationService:
         # evidence says; it is committed on its own for the same reason.
         try:
             async with self._sessions.begin() as session:
-                await nonces.claim_nonce(
+                binding = await nonces.claim_nonce(
                     session, principal.org_id, nonce, self._clocks.issuing.now()
                 )
             context = VerificationContext(
@@ -108,6 +146,9 @@ class AttestationService:
                 profile=self._settings.profile,
             )
             evidence = await asyncio.to_thread(verifier.verify, payload, context)
+            # An EK vouches for the AK only if this nonce went out wrapped by
+            # make_credential for that EK and AK name: the verifier cannot know.
+            activation.check_activation(evidence.appraisal_hints, binding)
         except AuraError as exc:
             await self._record_rejection(actor, type_name, exc)
             raise
@@ -204,10 +245,13 @@ class AttestationService:
             failed = (
                 verifier.appraise(evidence, reference.document) if reference else []
             )
+            # Some checks need the device's history (a TPM clock that went back).
+            device = await session.get(Device, device_id)
+            if device is not None:
+                failed = [*failed, *verifier.appraise_history(device.posture, evidence)]
             posture = _posture(type_name, evidence, reference, failed, now)
             posture_ok = not failed
 
-            device = await session.get(Device, device_id)
             if device is None:
                 device = Device(
                     id=device_id,
@@ -258,6 +302,9 @@ class AttestationService:
             "attestation accepted",
             extra={ORG: org.id, DEVICE: device_id, TYPE: type_name},
         )
+        # After the commit: the new posture is stored whatever the hook does.
+        if not posture_ok and self._posture_hook is not None:
+            await self._posture_hook.posture_lost(org.id, device_id, actor, failed)
         return AttestOutcome(device_id, posture_ok, failed, ticket, ticket_expiry)
 
     async def _record_rejection(

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aura_grpc.ca.authority import make_ca_certificate
 from aura_grpc.ca.crl import RevokedEntry, build_crl
-from aura_grpc.ca.sealing import MasterKey
+from aura_grpc.ca.signers.base import KeyBackend, NewKey, SigningKey
+from aura_grpc.ca.signers.imported import check_ca_certificate
 from aura_grpc.clock import Clock
-from aura_grpc.errors import NotFound, PreconditionFailed
+from aura_grpc.errors import InvalidInput, NotFound, PreconditionFailed, Unavailable
 from aura_grpc.logfields import ORG
 from aura_grpc.services.audit import Actor, record
 from aura_grpc.store.models import CertificateAuthority, IssuedCertificate, Org
@@ -28,6 +30,9 @@ ACTIVE = "active"
 RETIRING = "retiring"
 RETIRED = "retired"
 
+# Called with a CA id after its CRL or status changed and was committed.
+CAObserver = Callable[[str], Awaitable[None]]
+
 
 @dataclass(frozen=True)
 class SigningCA:
@@ -36,7 +41,7 @@ class SigningCA:
     id: str
     org_id: str
     certificate: x509.Certificate
-    key: Ed25519PrivateKey
+    key: SigningKey
 
     def __repr__(self) -> str:
         return f"SigningCA(id={self.id!r}, key=<redacted>)"
@@ -46,17 +51,34 @@ class AuthorityService:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        master_key: MasterKey,
+        keys: KeyBackend,
         clock: Clock,
         crl_period: timedelta,
         create_on_first_use: bool,
+        *,
+        key_algorithm: str = "ed25519",
+        required_key_scheme: str | None = None,
     ) -> None:
         self._sessions = sessions
-        self._master_key = master_key
+        self._keys = keys
+        self._key_algorithm = key_algorithm
+        # The prod profile: every new CA's key must be named by such a key_ref.
+        self._required_key_scheme = required_key_scheme
         self._clock = clock
         self._crl_period = crl_period
         self._create_on_first_use = create_on_first_use
         self._cache: dict[str, SigningCA] = {}
+        self._observers: list[CAObserver] = []
+
+    def close(self) -> None:
+        """Let go of the key backend (the token's sessions)."""
+        self._cache.clear()
+        self._keys.close()
+
+    def add_observer(self, observer: CAObserver) -> None:
+        """Tell `observer` about every committed CA or CRL change (the edge uses
+        it to publish trust and revocations to Envoy at once)."""
+        self._observers.append(observer)
 
     async def active_ca(self, org_id: str, actor: Actor) -> SigningCA:
         """The CA that issues for this org, made on first use in dev."""
@@ -72,12 +94,61 @@ class AuthorityService:
         return self._unsealed(row)
 
     async def create_ca(
-        self, org_id: str, actor: Actor, *, replace_active: bool
+        self,
+        org_id: str,
+        actor: Actor,
+        *,
+        replace_active: bool,
+        key_ref: str | None = None,
     ) -> CertificateAuthority:
         """A new active CA; with `replace_active` the old one keeps being trusted
-        (status retiring) until the last certificate it issued expires."""
+        (status retiring) until the last certificate it issued expires.
+
+        The key is made by the key backend: on the token under `key_ref` (or the
+        CA id as its label) for an HSM, sealed under the master key in dev.
+        """
+        if key_ref is not None and self._keys.scheme == "sealed":
+            raise InvalidInput(
+                "--key-ref needs ca_key_backend pkcs11; sealed keys have no reference",
+                reason="KEY_REF_INVALID",
+            )
+        if key_ref is not None and not key_ref.startswith(f"{self._keys.scheme}:"):
+            raise InvalidInput(
+                f"this server's CA keys are {self._keys.scheme}: key_refs",
+                reason="KEY_REF_INVALID",
+            )
+        return await self._add_ca(org_id, actor, replace_active, key_ref, None)
+
+    async def import_ca(
+        self,
+        org_id: str,
+        actor: Actor,
+        key_ref: str,
+        cert_pem: str,
+        *,
+        replace_active: bool,
+    ) -> CertificateAuthority:
+        """Adopt a key already on the token and its CA certificate."""
+        cert = check_ca_certificate(cert_pem, self._clock.now())
+        adopted = await asyncio.to_thread(self._keys.adopt, key_ref)
+        if adopted.key.public_key() != cert.public_key():
+            raise InvalidInput(
+                "the certificate's public key is not the token key's",
+                reason="CA_KEY_MISMATCH",
+            )
+        return await self._add_ca(
+            org_id, actor, replace_active, key_ref, (adopted, cert)
+        )
+
+    async def _add_ca(
+        self,
+        org_id: str,
+        actor: Actor,
+        replace_active: bool,
+        key_ref: str | None,
+        adopted: tuple[NewKey, x509.Certificate] | None,
+    ) -> CertificateAuthority:
         ca_id = f"ca_{secrets.token_hex(8)}"
-        key = Ed25519PrivateKey.generate()
         now = self._clock.now()
 
         async with self._sessions.begin() as session:
@@ -90,14 +161,24 @@ class AuthorityService:
 
             if current is not None:
                 current.status = RETIRING
-            cert = make_ca_certificate(org.name, ca_id, key, now)
+            if adopted is None:
+                # Made inside the transaction, after the race check above, so a
+                # lost race leaves no orphan key on the token.
+                new = await asyncio.to_thread(
+                    self._keys.create_key, key_ref or ca_id, self._key_algorithm
+                )
+                cert = make_ca_certificate(org.name, ca_id, new.key, now)
+            else:
+                new, cert = adopted
+            self._check_key_ref(new)
+            key = new.key
             row = CertificateAuthority(
                 id=ca_id,
                 org_id=org_id,
                 status=ACTIVE,
                 cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
-                key_sealed=self._master_key.seal(ca_id, key),
-                key_ref=None,
+                key_sealed=new.sealed,
+                key_ref=new.key_ref,
                 not_after=cert.not_valid_after_utc,
                 created_at=now,
                 crl_number=0,
@@ -105,6 +186,7 @@ class AuthorityService:
             session.add(row)
             await session.flush()
             event = "ca.rotate" if current is not None else "ca.create"
+            event = "ca.import" if adopted is not None else event
             record(
                 session,
                 now,
@@ -182,7 +264,10 @@ class AuthorityService:
             )
             row.crl_this_update = now
             row.crl_next_update = next_update
-            return row.crl_number
+            number = row.crl_number
+
+        await self._notify(ca_id)
+        return number
 
     async def resign_due_crls(self) -> list[str]:
         """Re-sign every live CA's CRL that is past half its period, so a CRL never
@@ -202,19 +287,48 @@ class AuthorityService:
             for row in rows
             if row.crl_next_update is None or row.crl_next_update - now <= half
         ]
-        for ca_id in due:
-            await self.resign_crl(ca_id)
+        for row in rows:
+            if row.id in due:
+                await self._resign_or_warn(row, now)
         return due
+
+    async def _resign_or_warn(self, row: CertificateAuthority, now: datetime) -> None:
+        """A token outage must not stop the other CAs' CRLs; say how long this
+        one has before its CRL lapses and locks its clients out."""
+        try:
+            await self.resign_crl(row.id)
+        except Unavailable as exc:
+            left = (row.crl_next_update - now) if row.crl_next_update else None
+            log.warning(
+                "CRL of %s not re-signed (%s); it lapses in %s, at nextUpdate %s",
+                row.id,
+                exc.message,
+                left,
+                row.crl_next_update.isoformat() if row.crl_next_update else "now",
+                extra={ORG: row.org_id},
+            )
+
+    def _check_key_ref(self, new: NewKey) -> None:
+        scheme = self._required_key_scheme
+        if scheme and not (new.key_ref or "").startswith(f"{scheme}:"):
+            raise PreconditionFailed(
+                f"this profile keeps CA keys on an HSM: a {scheme}: key_ref is needed",
+                reason="KEY_REF_REQUIRED",
+            )
+
+    async def _notify(self, ca_id: str) -> None:
+        for observer in self._observers:
+            try:
+                await observer(ca_id)
+            except Exception:
+                # The change is committed; the edge's fallback poll catches up.
+                log.exception("a CA observer failed for %s", ca_id)
 
     def _unsealed(self, row: CertificateAuthority) -> SigningCA:
         cached = self._cache.get(row.id)
         if cached is not None:
             return cached
-        if row.key_sealed is None:
-            raise PreconditionFailed(
-                "this CA's key is not held here", reason="CA_KEY_MISSING"
-            )
-        key = self._master_key.unseal(row.id, row.key_sealed)
+        key = self._keys.load(row.id, row.key_ref, row.key_sealed)
         cert = x509.load_pem_x509_certificate(row.cert_pem.encode())
         signer = SigningCA(row.id, row.org_id, cert, key)
         self._cache[row.id] = signer

@@ -27,6 +27,7 @@ from aura_grpc.clock import Clock
 from aura_grpc.config import Settings
 from aura_grpc.errors import AlreadyExists, InvalidInput, NotFound, PreconditionFailed
 from aura_grpc.logfields import DEVICE, NOT_AFTER, ORG, SERIAL
+from aura_grpc.policy.hook import IssuanceGate
 from aura_grpc.services import nonces
 from aura_grpc.services.audit import Actor, record
 from aura_grpc.services.authorities import AuthorityService
@@ -50,6 +51,8 @@ class IssueRequest:
     public_key_pem: str = ""
     issue_ticket: str = ""
     request_id: str = ""
+    # Set only by ApprovalService when it issues an approved request.
+    approval_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,17 @@ class Issued:
     row: IssuedCertificate
     chain_pem: str
     private_key_pem: str = ""
+
+
+@dataclass(frozen=True)
+class RenewalSubject:
+    """What a renewal keeps (device, subject) and what it brings (key, ticket)."""
+
+    device_id: str
+    subject_cn: str
+    days: int
+    csr_pem: str
+    issue_ticket: str
 
 
 @dataclass(frozen=True)
@@ -78,11 +92,13 @@ class CertificateService:
         authorities: AuthorityService,
         settings: Settings,
         clock: Clock,
+        gate: IssuanceGate | None = None,
     ) -> None:
         self._sessions = sessions
         self._authorities = authorities
         self._settings = settings
         self._clock = clock
+        self._gate = gate
 
     async def issue(
         self, principal: Principal, actor: Actor, request: IssueRequest
@@ -97,6 +113,8 @@ class CertificateService:
         key = requested_key.requested_key(request.csr_pem, request.public_key_pem)
         self._check_bound_key(device, key)
         self._check_binding_allowed(principal, device, request)
+        if self._gate is not None:
+            await self._gate.check(principal, actor, device, request, key)
 
         signer = await self._authorities.active_ca(principal.org_id, actor)
         now = self._clock.now()
@@ -177,6 +195,28 @@ class CertificateService:
             signer.certificate.public_bytes(serialization.Encoding.PEM).decode(),
             key.private_key_pem,
         )
+
+    async def renew(
+        self, principal: Principal, actor: Actor, current: RenewalSubject
+    ) -> Issued:
+        """A new certificate for the device a verified certificate belongs to:
+        same org (the principal's) and subject, a new key from a CSR, and the
+        ticket of a fresh attestation of that same device (claimed in `issue`)."""
+        if not current.csr_pem:
+            raise InvalidInput("csr_pem is required: renewal certifies a new key")
+        if not current.issue_ticket:
+            raise PreconditionFailed(
+                "attest the device again and give that issue_ticket",
+                reason="ATTESTATION_REQUIRED",
+            )
+        request = IssueRequest(
+            device_id=current.device_id,
+            subject_cn=current.subject_cn,
+            days=current.days,
+            csr_pem=current.csr_pem,
+            issue_ticket=current.issue_ticket,
+        )
+        return await self.issue(principal, actor, request)
 
     async def list(
         self,

@@ -24,8 +24,14 @@ def _sha256(value: bytes) -> bytes:
 
 
 def new_nonce(
-    session: AsyncSession, org_id: str, now: datetime, ttl: timedelta
+    session: AsyncSession,
+    org_id: str,
+    now: datetime,
+    ttl: timedelta,
+    *,
+    binding: bytes | None = None,
 ) -> bytes:
+    """A fresh nonce; `binding` restricts it to one TPM and AK (see activation)."""
     nonce = secrets.token_bytes(NONCE_BYTES)
     session.add(
         Nonce(
@@ -33,24 +39,39 @@ def new_nonce(
             org_id=org_id,
             expires_at=now + ttl,
             used_at=None,
+            binding=binding,
         )
     )
     return nonce
 
 
 def seed_nonce(
-    session: AsyncSession, org_id: str, nonce: bytes, expires_at: datetime
+    session: AsyncSession,
+    org_id: str,
+    nonce: bytes,
+    expires_at: datetime,
+    *,
+    binding: bytes | None = None,
 ) -> None:
-    """Store a nonce the server did not draw (tests replaying recorded evidence)."""
+    """Store a nonce drawn elsewhere: a credential-activation secret (with its
+    binding), or recorded evidence's nonce in tests."""
     session.add(
-        Nonce(nonce_sha256=_sha256(nonce), org_id=org_id, expires_at=expires_at)
+        Nonce(
+            nonce_sha256=_sha256(nonce),
+            org_id=org_id,
+            expires_at=expires_at,
+            binding=binding,
+        )
     )
 
 
 async def claim_nonce(
     session: AsyncSession, org_id: str, nonce: bytes, now: datetime
-) -> None:
-    """Mark the nonce used; refuse unknown, expired, used or other-org nonces alike."""
+) -> bytes | None:
+    """Mark the nonce used; refuse unknown, expired, used or other-org nonces alike.
+
+    Returns the nonce's binding (None for a plain challenge nonce).
+    """
     result = await session.execute(
         update(Nonce)
         .where(
@@ -60,9 +81,13 @@ async def claim_nonce(
             Nonce.expires_at > now,
         )
         .values(used_at=now)
+        .returning(Nonce.binding)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+    claimed = result.all()
+    if len(claimed) != 1:
         raise NonceInvalid("the nonce is unknown, expired or already used")
+    binding: bytes | None = claimed[0].binding
+    return binding
 
 
 async def purge_expired(session: AsyncSession, now: datetime) -> None:

@@ -26,6 +26,7 @@ from aura_grpc.store.models import Org, Token
 
 log = logging.getLogger(__name__)
 
+PLATFORM_ORG = "platform"
 _ORG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -68,9 +69,16 @@ class OrgService:
         scopes: frozenset[Scope],
         label: str = "",
         expires_at: datetime | None = None,
+        created_by: str | None = None,
     ) -> NewToken:
         if not scopes:
             raise InvalidInput("a token needs at least one scope")
+        # Cross-org power lives in one reserved org, so no org admin can mint it.
+        if Scope.PLATFORM in scopes and org_name != PLATFORM_ORG:
+            raise InvalidInput(
+                f"the platform scope is only for tokens of the '{PLATFORM_ORG}' org",
+                reason="PLATFORM_ORG_ONLY",
+            )
 
         org = await self.get_org(org_name)
         token = mint_token()
@@ -96,6 +104,8 @@ class OrgService:
                 "ok",
                 scopes=sorted(scopes),
                 label=label[:200],
+                expires_at=expires_at.isoformat() if expires_at else None,
+                created_by=created_by,
             )
         log.info("token created", extra={ORG: org.id, TOKEN_ID: token.token_id})
         return token

@@ -57,6 +57,9 @@ class Nonce(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None]
+    # Set for a credential-activation secret: SHA-256(EK fingerprint || AK name)
+    # of the only TPM and AK whose quote may use this nonce.
+    binding: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
 
 class Device(Base):
@@ -170,3 +173,46 @@ class IssuedCertificate(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None]
     revocation_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class IssuancePolicy(Base):
+    """One version of an org's Rego issuance policy; versions are never changed."""
+
+    __tablename__ = "issuance_policies"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    # [{"name", "input", "expect"}]: every later version must pass them too.
+    test_cases: Mapped[list[Any]] = mapped_column(JSON)
+    # "revoke" or "keep": what happens to certificates when posture is lost.
+    on_posture_loss: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(40))
+
+
+class Approval(Base):
+    """An issuance the policy held for a person to approve or deny."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_org_status", "org_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    subject_cn: Mapped[str] = mapped_column(String(64))
+    days: Mapped[int] = mapped_column(Integer)
+    csr_pem: Mapped[str] = mapped_column(Text, default="")
+    public_key_pem: Mapped[str] = mapped_column(Text, default="")
+    key_sha256: Mapped[str] = mapped_column(String(64))
+    # pending, approved, denied (expired is derived from expires_at).
+    status: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[Any]] = mapped_column(JSON)
+    policy_version: Mapped[int] = mapped_column(Integer)
+    requested_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    serial: Mapped[str | None] = mapped_column(String(40))

@@ -27,7 +27,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x61ura/v2/attest.proto\x12\x07\x61ura.v2\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x18\n\x16\x43reateChallengeRequest\"X\n\x17\x43reateChallengeResponse\x12\r\n\x05nonce\x18\x01 \x01(\x0c\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"G\n\rAttestRequest\x12\x0c\n\x04type\x18\x01 \x01(\t\x12(\n\x07payload\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xa1\x01\n\x0e\x41ttestResponse\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x12\n\nposture_ok\x18\x02 \x01(\x08\x12\x14\n\x0cissue_ticket\x18\x03 \x01(\t\x12;\n\x17issue_ticket_expires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rfailed_checks\x18\x05 \x03(\t\"%\n\x10GetDeviceRequest\x12\x11\n\tdevice_id\x18\x01 \x01(\t\"\xdc\x01\n\x11GetDeviceResponse\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x12\n\nposture_ok\x18\x03 \x01(\x08\x12(\n\x07posture\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x34\n\x10last_attested_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x65vidence_digest\x18\x06 \x01(\t\x12\x19\n\x11\x61ttestation_count\x18\x07 \x01(\x05\"R\n\x19PutReferenceValuesRequest\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\'\n\x06values\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"d\n\x1aPutReferenceValuesResponse\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\'\n\x06values\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\")\n\x19GetReferenceValuesRequest\x12\x0c\n\x04type\x18\x01 \x01(\t\"d\n\x1aGetReferenceValuesResponse\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\'\n\x06values\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct2\xcf\x04\n\rAttestService\x12u\n\x0f\x43reateChallenge\x12\x1f.aura.v2.CreateChallengeRequest\x1a .aura.v2.CreateChallengeResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v2/attest/challenge:\x01*\x12P\n\x06\x41ttest\x12\x16.aura.v2.AttestRequest\x1a\x17.aura.v2.AttestResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v2/attest:\x01*\x12\x63\n\tGetDevice\x12\x19.aura.v2.GetDeviceRequest\x1a\x1a.aura.v2.GetDeviceResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v2/devices/{device_id}\x12\x8a\x01\n\x12PutReferenceValues\x12\".aura.v2.PutReferenceValuesRequest\x1a#.aura.v2.PutReferenceValuesResponse\"+\x82\xd3\xe4\x93\x02%\x1a\x1b/v2/reference-values/{type}:\x06values\x12\x82\x01\n\x12GetReferenceValues\x12\".aura.v2.GetReferenceValuesRequest\x1a#.aura.v2.GetReferenceValuesResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v2/reference-values/{type}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x61ura/v2/attest.proto\x12\x07\x61ura.v2\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x18\n\x16\x43reateChallengeRequest\"X\n\x17\x43reateChallengeResponse\x12\r\n\x05nonce\x18\x01 \x01(\x0c\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Y\n CreateCredentialChallengeRequest\x12\x11\n\tek_public\x18\x01 \x01(\x0c\x12\x11\n\tak_public\x18\x02 \x01(\x0c\x12\x0f\n\x07\x65k_cert\x18\x03 \x01(\x0c\"\x86\x01\n!CreateCredentialChallengeResponse\x12\x17\n\x0f\x63redential_blob\x18\x01 \x01(\x0c\x12\x18\n\x10\x65ncrypted_secret\x18\x02 \x01(\x0c\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"G\n\rAttestRequest\x12\x0c\n\x04type\x18\x01 \x01(\t\x12(\n\x07payload\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xa1\x01\n\x0e\x41ttestResponse\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x12\n\nposture_ok\x18\x02 \x01(\x08\x12\x14\n\x0cissue_ticket\x18\x03 \x01(\t\x12;\n\x17issue_ticket_expires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rfailed_checks\x18\x05 \x03(\t\"%\n\x10GetDeviceRequest\x12\x11\n\tdevice_id\x18\x01 \x01(\t\"\xdc\x01\n\x11GetDeviceResponse\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x12\n\nposture_ok\x18\x03 \x01(\x08\x12(\n\x07posture\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x34\n\x10last_attested_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x65vidence_digest\x18\x06 \x01(\t\x12\x19\n\x11\x61ttestation_count\x18\x07 \x01(\x05\"R\n\x19PutReferenceValuesRequest\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\'\n\x06values\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"d\n\x1aPutReferenceValuesResponse\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\'\n\x06values\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\")\n\x19GetReferenceValuesRequest\x12\x0c\n\x04type\x18\x01 \x01(\t\"d\n\x1aGetReferenceValuesResponse\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\'\n\x06values\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct2\xe6\x05\n\rAttestService\x12u\n\x0f\x43reateChallenge\x12\x1f.aura.v2.CreateChallengeRequest\x1a .aura.v2.CreateChallengeResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v2/attest/challenge:\x01*\x12\x94\x01\n\x19\x43reateCredentialChallenge\x12).aura.v2.CreateCredentialChallengeRequest\x1a*.aura.v2.CreateCredentialChallengeResponse\" \x82\xd3\xe4\x93\x02\x1a\"\x15/v2/attest/credential:\x01*\x12P\n\x06\x41ttest\x12\x16.aura.v2.AttestRequest\x1a\x17.aura.v2.AttestResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v2/attest:\x01*\x12\x63\n\tGetDevice\x12\x19.aura.v2.GetDeviceRequest\x1a\x1a.aura.v2.GetDeviceResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v2/devices/{device_id}\x12\x8a\x01\n\x12PutReferenceValues\x12\".aura.v2.PutReferenceValuesRequest\x1a#.aura.v2.PutReferenceValuesResponse\"+\x82\xd3\xe4\x93\x02%\x1a\x1b/v2/reference-values/{type}:\x06values\x12\x82\x01\n\x12GetReferenceValues\x12\".aura.v2.GetReferenceValuesRequest\x1a#.aura.v2.GetReferenceValuesResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v2/reference-values/{type}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +36,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ATTESTSERVICE'].methods_by_name['CreateChallenge']._loaded_options = None
   _globals['_ATTESTSERVICE'].methods_by_name['CreateChallenge']._serialized_options = b'\202\323\344\223\002\031\"\024/v2/attest/challenge:\001*'
+  _globals['_ATTESTSERVICE'].methods_by_name['CreateCredentialChallenge']._loaded_options = None
+  _globals['_ATTESTSERVICE'].methods_by_name['CreateCredentialChallenge']._serialized_options = b'\202\323\344\223\002\032\"\025/v2/attest/credential:\001*'
   _globals['_ATTESTSERVICE'].methods_by_name['Attest']._loaded_options = None
   _globals['_ATTESTSERVICE'].methods_by_name['Attest']._serialized_options = b'\202\323\344\223\002\017\"\n/v2/attest:\001*'
   _globals['_ATTESTSERVICE'].methods_by_name['GetDevice']._loaded_options = None
@@ -48,22 +50,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATECHALLENGEREQUEST']._serialized_end=150
   _globals['_CREATECHALLENGERESPONSE']._serialized_start=152
   _globals['_CREATECHALLENGERESPONSE']._serialized_end=240
-  _globals['_ATTESTREQUEST']._serialized_start=242
-  _globals['_ATTESTREQUEST']._serialized_end=313
-  _globals['_ATTESTRESPONSE']._serialized_start=316
-  _globals['_ATTESTRESPONSE']._serialized_end=477
-  _globals['_GETDEVICEREQUEST']._serialized_start=479
-  _globals['_GETDEVICEREQUEST']._serialized_end=516
-  _globals['_GETDEVICERESPONSE']._serialized_start=519
-  _globals['_GETDEVICERESPONSE']._serialized_end=739
-  _globals['_PUTREFERENCEVALUESREQUEST']._serialized_start=741
-  _globals['_PUTREFERENCEVALUESREQUEST']._serialized_end=823
-  _globals['_PUTREFERENCEVALUESRESPONSE']._serialized_start=825
-  _globals['_PUTREFERENCEVALUESRESPONSE']._serialized_end=925
-  _globals['_GETREFERENCEVALUESREQUEST']._serialized_start=927
-  _globals['_GETREFERENCEVALUESREQUEST']._serialized_end=968
-  _globals['_GETREFERENCEVALUESRESPONSE']._serialized_start=970
-  _globals['_GETREFERENCEVALUESRESPONSE']._serialized_end=1070
-  _globals['_ATTESTSERVICE']._serialized_start=1073
-  _globals['_ATTESTSERVICE']._serialized_end=1664
+  _globals['_CREATECREDENTIALCHALLENGEREQUEST']._serialized_start=242
+  _globals['_CREATECREDENTIALCHALLENGEREQUEST']._serialized_end=331
+  _globals['_CREATECREDENTIALCHALLENGERESPONSE']._serialized_start=334
+  _globals['_CREATECREDENTIALCHALLENGERESPONSE']._serialized_end=468
+  _globals['_ATTESTREQUEST']._serialized_start=470
+  _globals['_ATTESTREQUEST']._serialized_end=541
+  _globals['_ATTESTRESPONSE']._serialized_start=544
+  _globals['_ATTESTRESPONSE']._serialized_end=705
+  _globals['_GETDEVICEREQUEST']._serialized_start=707
+  _globals['_GETDEVICEREQUEST']._serialized_end=744
+  _globals['_GETDEVICERESPONSE']._serialized_start=747
+  _globals['_GETDEVICERESPONSE']._serialized_end=967
+  _globals['_PUTREFERENCEVALUESREQUEST']._serialized_start=969
+  _globals['_PUTREFERENCEVALUESREQUEST']._serialized_end=1051
+  _globals['_PUTREFERENCEVALUESRESPONSE']._serialized_start=1053
+  _globals['_PUTREFERENCEVALUESRESPONSE']._serialized_end=1153
+  _globals['_GETREFERENCEVALUESREQUEST']._serialized_start=1155
+  _globals['_GETREFERENCEVALUESREQUEST']._serialized_end=1196
+  _globals['_GETREFERENCEVALUESRESPONSE']._serialized_start=1198
+  _globals['_GETREFERENCEVALUESRESPONSE']._serialized_end=1298
+  _globals['_ATTESTSERVICE']._serialized_start=1301
+  _globals['_ATTESTSERVICE']._serialized_end=2043
 # @@protoc_insertion_point(module_scope)

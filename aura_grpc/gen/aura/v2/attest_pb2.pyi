@@ -23,6 +23,26 @@ class CreateChallengeResponse(_message.Message):
     expires_at: _timestamp_pb2.Timestamp
     def __init__(self, nonce: _Optional[bytes] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class CreateCredentialChallengeRequest(_message.Message):
+    __slots__ = ("ek_public", "ak_public", "ek_cert")
+    EK_PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    AK_PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    EK_CERT_FIELD_NUMBER: _ClassVar[int]
+    ek_public: bytes
+    ak_public: bytes
+    ek_cert: bytes
+    def __init__(self, ek_public: _Optional[bytes] = ..., ak_public: _Optional[bytes] = ..., ek_cert: _Optional[bytes] = ...) -> None: ...
+
+class CreateCredentialChallengeResponse(_message.Message):
+    __slots__ = ("credential_blob", "encrypted_secret", "expires_at")
+    CREDENTIAL_BLOB_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTED_SECRET_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    credential_blob: bytes
+    encrypted_secret: bytes
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, credential_blob: _Optional[bytes] = ..., encrypted_secret: _Optional[bytes] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class AttestRequest(_message.Message):
     __slots__ = ("type", "payload")
     TYPE_FIELD_NUMBER: _ClassVar[int]

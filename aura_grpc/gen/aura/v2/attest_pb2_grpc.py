@@ -41,6 +41,11 @@ class AttestServiceStub:
                 request_serializer=aura_dot_v2_dot_attest__pb2.CreateChallengeRequest.SerializeToString,
                 response_deserializer=aura_dot_v2_dot_attest__pb2.CreateChallengeResponse.FromString,
                 _registered_method=True)
+        self.CreateCredentialChallenge = channel.unary_unary(
+                '/aura.v2.AttestService/CreateCredentialChallenge',
+                request_serializer=aura_dot_v2_dot_attest__pb2.CreateCredentialChallengeRequest.SerializeToString,
+                response_deserializer=aura_dot_v2_dot_attest__pb2.CreateCredentialChallengeResponse.FromString,
+                _registered_method=True)
         self.Attest = channel.unary_unary(
                 '/aura.v2.AttestService/Attest',
                 request_serializer=aura_dot_v2_dot_attest__pb2.AttestRequest.SerializeToString,
@@ -70,6 +75,16 @@ class AttestServiceServicer:
 
     def CreateChallenge(self, request, context):
         """A single-use server nonce to put into the next evidence.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateCredentialChallenge(self, request, context):
+        """TPM credential activation, step one: a secret wrapped (TPM2_MakeCredential)
+        for the EK and the AK name given. The device unwraps it with
+        TPM2_ActivateCredential and quotes with it as extraData; Attest on the EK
+        path (payload `ek_public`, `nonce` = the secret) accepts only such a secret.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -110,6 +125,11 @@ def add_AttestServiceServicer_to_server(servicer, server):
                     servicer.CreateChallenge,
                     request_deserializer=aura_dot_v2_dot_attest__pb2.CreateChallengeRequest.FromString,
                     response_serializer=aura_dot_v2_dot_attest__pb2.CreateChallengeResponse.SerializeToString,
+            ),
+            'CreateCredentialChallenge': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCredentialChallenge,
+                    request_deserializer=aura_dot_v2_dot_attest__pb2.CreateCredentialChallengeRequest.FromString,
+                    response_serializer=aura_dot_v2_dot_attest__pb2.CreateCredentialChallengeResponse.SerializeToString,
             ),
             'Attest': grpc.unary_unary_rpc_method_handler(
                     servicer.Attest,
@@ -161,6 +181,33 @@ class AttestService:
             '/aura.v2.AttestService/CreateChallenge',
             aura_dot_v2_dot_attest__pb2.CreateChallengeRequest.SerializeToString,
             aura_dot_v2_dot_attest__pb2.CreateChallengeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCredentialChallenge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aura.v2.AttestService/CreateCredentialChallenge',
+            aura_dot_v2_dot_attest__pb2.CreateCredentialChallengeRequest.SerializeToString,
+            aura_dot_v2_dot_attest__pb2.CreateCredentialChallengeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,1 @@
+"""The device edge: what Envoy needs to enforce mTLS (trust, CRLs, checks)."""
