@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 READY := $(VENV)/.installed
 
-.PHONY: run test lint proto proto-check buf-lint bench setup
+.PHONY: run test test-postgres lint proto proto-check buf-lint bench setup demo
 
 $(READY): pyproject.toml scripts/bootstrap.sh scripts/debian-packages.txt
 	VENV=$(VENV) bash scripts/bootstrap.sh
@@ -16,6 +16,10 @@ run: $(READY)
 
 test: $(READY)
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The storage and end-to-end tests again, on a throw-away PostgreSQL cluster.
+test-postgres: $(READY)
+	PYTHON=$(PY) bash scripts/test-postgres.sh tests/store tests/e2e
 
 lint: $(READY) proto-check buf-lint
 	$(BIN)/ruff check .
@@ -41,3 +45,7 @@ buf-lint: $(READY) .tools/node_modules/.bin/buf
 
 bench: $(READY)
 	$(PY) -m benchmarks
+
+# swtpm + `aura serve` + the device agent end to end, in a scratch folder.
+demo: $(READY)
+	BIN=$(BIN) bash scripts/demo.sh

@@ -80,6 +80,13 @@ class Verifier(ABC):
         """Compare claims with normalised reference values; return the names of
         the failed checks (empty means compliant). Never raises for a mismatch."""
 
+    def appraise_history(
+        self, previous_claims: Mapping[str, Any], evidence: VerifiedEvidence
+    ) -> list[str]:
+        """Checks against the same device's previous posture (a counter that went
+        backwards...); names of the failed ones. Most types have none."""
+        return []
+
 
 def digest_payload(raw: bytes) -> str:
     """The evidence digest stored beside the posture (never the evidence itself)."""

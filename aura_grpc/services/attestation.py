@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aura_grpc import metrics
 from aura_grpc.attestation.base import VerificationContext, VerifiedEvidence
 from aura_grpc.attestation.payload import NONCE_FIELD, decode_base64
 from aura_grpc.attestation.registry import VerifierRegistry
@@ -145,7 +146,8 @@ class AttestationService:
                 now=self._clocks.evidence.now(),
                 profile=self._settings.profile,
             )
-            evidence = await asyncio.to_thread(verifier.verify, payload, context)
+            with metrics.VERIFY_SECONDS.labels(type_name).time():
+                evidence = await asyncio.to_thread(verifier.verify, payload, context)
             # An EK vouches for the AK only if this nonce went out wrapped by
             # make_credential for that EK and AK name: the verifier cannot know.
             activation.check_activation(evidence.appraisal_hints, binding)

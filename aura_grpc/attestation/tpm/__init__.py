@@ -20,6 +20,7 @@ from aura_grpc.attestation.base import (
     Verifier,
 )
 from aura_grpc.attestation.tpm.evidence import verify_tpm_quote
+from aura_grpc.attestation.tpm.posture import clock_went_backwards
 from aura_grpc.attestation.tpm.reference import appraise_pcrs, parse_pcr_reference
 from aura_grpc.attestation.tpm.stub import looks_like_stub, verify_stub
 from aura_grpc.attestation.tpm.trust import TPMTrust, load_pem_bundle
@@ -69,3 +70,10 @@ class TPMVerifier(Verifier):
         self, evidence: VerifiedEvidence, reference: Mapping[str, Any]
     ) -> list[str]:
         return appraise_pcrs(evidence.claims.get("pcrs", {}), reference)
+
+    def appraise_history(
+        self, previous_claims: Mapping[str, Any], evidence: VerifiedEvidence
+    ) -> list[str]:
+        # Only the same TPM's counters compare: a device re-attesting with
+        # another AK still has the same EK and so the same clock.
+        return clock_went_backwards(previous_claims, evidence.claims)

@@ -150,6 +150,13 @@ def _bound_key(
         fields.require_bytes(payload, "certified_public", max_bytes=_SMALL),
         context.nonce,
     )
+    # A key made outside the TPM and imported, or one that may be duplicated
+    # out, is certified just the same: only a fixed, TPM-generated key binds.
+    if not certified.has_attributes(FIXED_TPM | FIXED_PARENT | SENSITIVE_DATA_ORIGIN):
+        raise ClaimMismatch(
+            "the certified key was not generated in and bound to the TPM",
+            reason="TPM_BOUND_KEY_NOT_FIXED",
+        )
     key = certified.public_key
     if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name != "secp256r1":
         raise EvidenceMalformed(

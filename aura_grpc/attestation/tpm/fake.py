@@ -24,6 +24,7 @@ from aura_grpc.attestation.tpm.structures import (
     SIGN_ENCRYPT,
     TPM_GENERATED_VALUE,
     TPM_ST_ATTEST_CERTIFY,
+    TPM_ST_ATTEST_CREATION,
     TPM_ST_ATTEST_QUOTE,
     USER_WITH_AUTH,
 )
@@ -167,4 +168,10 @@ class SoftTPM:
     def certify(self, public_area: bytes, nonce: bytes) -> tuple[bytes, bytes]:
         name = name_of(public_area)
         attest = marshal_attest(TPM_ST_ATTEST_CERTIFY, nonce, sized(name) + sized(name))
+        return attest, sign(self.ak, attest)
+
+    def certify_creation(self, public_area: bytes, nonce: bytes) -> tuple[bytes, bytes]:
+        """TPM2_CertifyCreation: object name and a creation hash, AK-signed."""
+        body = sized(name_of(public_area)) + sized(hashlib.sha256(b"cd").digest())
+        attest = marshal_attest(TPM_ST_ATTEST_CREATION, nonce, body)
         return attest, sign(self.ak, attest)

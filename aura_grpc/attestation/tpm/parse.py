@@ -14,11 +14,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from aura_grpc.attestation.tpm import wire
 from aura_grpc.attestation.tpm.structures import (
     TPM_ST_ATTEST_CERTIFY,
+    TPM_ST_ATTEST_CREATION,
     TPM_ST_ATTEST_QUOTE,
     TPMPublicKey,
     TPMSAttest,
     TPMSCertifyInfo,
     TPMSClockInfo,
+    TPMSCreationInfo,
     TPMSPCRSelection,
     TPMSQuoteInfo,
     TPMSymDef,
@@ -168,12 +170,15 @@ def parse_attest(data: bytes) -> TPMSAttest:
     clock, resets, restarts, safe, firmware_version = reader.unpack(_ATTEST_CLOCK)
     clock_info = TPMSClockInfo(clock, resets, restarts, safe != 0)
 
-    quote = certify = None
+    quote = certify = creation = None
     if attest_type == TPM_ST_ATTEST_QUOTE:
         quote = TPMSQuoteInfo(_read_pcr_selections(reader), reader.sized())
         reader.finish()
     elif attest_type == TPM_ST_ATTEST_CERTIFY:
         certify = TPMSCertifyInfo(reader.sized(), reader.sized())
+        reader.finish()
+    elif attest_type == TPM_ST_ATTEST_CREATION:
+        creation = TPMSCreationInfo(reader.sized(), reader.sized())
         reader.finish()
 
     return TPMSAttest(
@@ -186,6 +191,7 @@ def parse_attest(data: bytes) -> TPMSAttest:
         quote=quote,
         certify=certify,
         raw=data,
+        creation=creation,
     )
 
 

@@ -22,6 +22,7 @@ from aura_grpc.attestation.tpm.parse import parse_attest, parse_public, parse_si
 from aura_grpc.attestation.tpm.structures import (
     TPM_GENERATED_VALUE,
     TPM_ST_ATTEST_CERTIFY,
+    TPM_ST_ATTEST_CREATION,
     TPM_ST_ATTEST_QUOTE,
     TPMPublicKey,
     TPMSAttest,
@@ -46,7 +47,11 @@ __all__ = [
     "verify_quote",
 ]
 
-_LABELS = {TPM_ST_ATTEST_QUOTE: "QUOTE", TPM_ST_ATTEST_CERTIFY: "CERTIFY"}
+_LABELS = {
+    TPM_ST_ATTEST_QUOTE: "QUOTE",
+    TPM_ST_ATTEST_CERTIFY: "CERTIFY",
+    TPM_ST_ATTEST_CREATION: "CERTIFY",
+}
 
 
 def _key_of(public_key: TPMPublicKey | TPMTPublic) -> TPMPublicKey:
@@ -175,14 +180,25 @@ def verify_certify(
     certified_public: bytes,
     expected_nonce: bytes,
 ) -> TPMTPublic:
-    """Verify a TPM2_Certify of `certified_public` by the AK; return that key."""
+    """Verify a TPM2_Certify of `certified_public` by the AK; return that key.
+
+    A TPM2_CertifyCreation is accepted alike: the TPM signs it only after
+    checking its own creation ticket, so it too says the key lives in this TPM,
+    and Debian 12's tpm2-tools (5.4) cannot give TPM2_Certify qualifying data.
+    """
+    creation = parse_attest(attest_bytes).type == TPM_ST_ATTEST_CREATION
+    expected_type = TPM_ST_ATTEST_CREATION if creation else TPM_ST_ATTEST_CERTIFY
     attest, _ = _verify_attest(
-        ak_public, attest_bytes, signature_bytes, expected_nonce, TPM_ST_ATTEST_CERTIFY
+        ak_public, attest_bytes, signature_bytes, expected_nonce, expected_type
     )
-    assert attest.certify is not None  # the type check above guarantees the body
+    if attest.creation is not None:
+        name = attest.creation.object_name
+    else:
+        assert attest.certify is not None  # the type check above guarantees it
+        name = attest.certify.name
 
     certified = parse_public(certified_public)
-    if not hmac.compare_digest(attest.certify.name, certified.name()):
+    if not hmac.compare_digest(name, certified.name()):
         raise ClaimMismatch(
             "certified name is not the name of the key given",
             reason="TPM_CERTIFY_NAME_MISMATCH",

@@ -19,6 +19,7 @@ from aura_grpc.attestation.tpm.wire import HASH_NAMES
 TPM_GENERATED_VALUE = 0xFF544347
 TPM_ST_ATTEST_CERTIFY = 0x8017
 TPM_ST_ATTEST_QUOTE = 0x8018
+TPM_ST_ATTEST_CREATION = 0x801A
 
 # TPMA_OBJECT bits (TPM 2.0 Part 2, table 31).
 FIXED_TPM = 1 << 1
@@ -115,6 +116,14 @@ class TPMSCertifyInfo:
 
 
 @dataclass(frozen=True)
+class TPMSCreationInfo:
+    """TPM2_CertifyCreation's body: the object's name and its creation hash."""
+
+    object_name: bytes
+    creation_hash: bytes
+
+
+@dataclass(frozen=True)
 class TPMSAttest:
     """TPMS_ATTEST; `quote` or `certify` is set for those types, else neither."""
 
@@ -127,6 +136,7 @@ class TPMSAttest:
     quote: TPMSQuoteInfo | None
     certify: TPMSCertifyInfo | None
     raw: bytes
+    creation: TPMSCreationInfo | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The device agent: attests a TPM and keeps an mTLS certificate current."""
