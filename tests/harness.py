@@ -160,6 +160,8 @@ TEST_VERIFIERS = {
 
 def make_stack(state_dir: Path, **overrides: Any) -> Stack:
     overrides.setdefault("verifiers", {"extra": TEST_VERIFIERS})
+    # Off unless a test asks: many stacks run at once and would share one port.
+    overrides.setdefault("metrics_port", 0)
     scratch = None
     if pgdb.server_url() and "database_url" not in overrides:
         scratch = overrides["database_url"] = pgdb.create_database()

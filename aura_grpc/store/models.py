@@ -21,6 +21,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aura_grpc.store.types import UTCDateTime
 
+# Append-only tables outgrow 32-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY
+# KEY is already 64-bit and must stay spelled INTEGER to autoincrement.
+ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
@@ -81,7 +85,7 @@ class Device(Base):
 class Attestation(Base):
     __tablename__ = "attestations"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
     type: Mapped[str] = mapped_column(String(32))
@@ -118,7 +122,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_org_id", "org_id", "id"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
     at: Mapped[datetime]
     event: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))

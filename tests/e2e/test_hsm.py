@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 import ssl
 import time
 from collections.abc import Iterator
@@ -83,24 +82,14 @@ def trust_and_crl(client: httpx.Client) -> tuple[str, str]:
 
 def db_rows(stack: Stack) -> Iterator[tuple[str, str, Any]]:
     """Every value in every column of every table."""
-    with sqlite3.connect(stack.state_dir / "aura.db") as db:
-        tables = [
-            t
-            for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        ]
-        for table in tables:
-            cursor = db.execute(f'SELECT * FROM "{table}"')
-            columns = [c[0] for c in cursor.description]
-            for row in cursor:
-                yield from (
-                    (table, column, value)
-                    for column, value in zip(columns, row, strict=True)
-                )
+    for table in stack.table_names():
+        for row in stack.sql(f'SELECT * FROM "{table}"'):
+            yield from ((table, column, value) for column, value in row.items())
 
 
 def count(stack: Stack, sql: str) -> int:
-    with sqlite3.connect(stack.state_dir / "aura.db") as db:
-        return int(db.execute(sql).fetchone()[0])
+    (row,) = stack.sql(sql)
+    return int(next(iter(row.values())))
 
 
 def test_hsm_ca_certificate_and_crl_pass_openssl(
@@ -152,10 +141,11 @@ def test_ca_row_names_its_key_and_holds_no_key_bytes(stack: Stack, org: str) -> 
 def test_token_key_is_sensitive_and_not_extractable(stack: Stack, org: str) -> None:
     keys = stack.backend.authority_service()._keys  # type: ignore[union-attr]
     assert isinstance(keys, Pkcs11Backend)
-    for (ref,) in sqlite3.connect(stack.state_dir / "aura.db").execute(
-        "SELECT key_ref FROM certificate_authorities"
-    ):
-        assert keys.key_attributes(ref) == {"sensitive": True, "extractable": False}
+    for row in stack.sql("SELECT key_ref FROM certificate_authorities"):
+        assert keys.key_attributes(row["key_ref"]) == {
+            "sensitive": True,
+            "extractable": False,
+        }
 
 
 def envoy_mtls_listener(tmp: Path, bundle: str, crl: str) -> tuple[Any, int]:
