@@ -1,4 +1,9 @@
-"""The `aura` command: run the service and administer orgs and tokens."""
+"""The `aura` command: run the service, bootstrap it offline, administer it.
+
+Offline commands (`org`, `token`, `ca`, `backup`, `restore`, `config`) open the
+database or files directly and are how the first admin token is made; `admin`
+and `audit` talk to a running server through Envoy, like any client.
+"""
 
 from __future__ import annotations
 
@@ -14,22 +19,45 @@ import typer
 from aura_grpc import logfields
 from aura_grpc.auth.scopes import parse_scopes
 from aura_grpc.config import ConfigError, Settings, load_settings
+from aura_grpc.console.admin import admin_app
+from aura_grpc.console.audit import audit_app
+from aura_grpc.console.maintenance import backup_command, config_app, restore_command
 from aura_grpc.devsetup import ensure_default_org
 from aura_grpc.errors import AlreadyExists, AuraError
 from aura_grpc.server import Backend
 from aura_grpc.services.audit import Actor
 
 app = typer.Typer(
-    help="AURA: attested devices get mTLS client certificates.", no_args_is_help=True
+    help="AURA: attested devices get mTLS client certificates.\n\n"
+    "Start with 'aura serve' (dev profile: prints an admin token). Then "
+    "'aura admin --help' administers the running server through its API "
+    "(orgs, tokens, devices, certificates, CA, reference values, policy, "
+    "approvals) and 'aura audit tail' follows the audit trail. The 'org', "
+    "'token' and 'ca' groups work offline on the database, to make the first "
+    "admin or platform token before anything runs.",
+    no_args_is_help=True,
 )
-org_app = typer.Typer(help="Manage orgs.", no_args_is_help=True)
-token_app = typer.Typer(help="Manage org-scoped bearer tokens.", no_args_is_help=True)
+org_app = typer.Typer(
+    help="Offline: create orgs in the database (server may be stopped).",
+    no_args_is_help=True,
+)
+token_app = typer.Typer(
+    help="Offline: create bearer tokens in the database (the first admin or "
+    "platform token).",
+    no_args_is_help=True,
+)
 app.add_typer(org_app, name="org")
 app.add_typer(token_app, name="token")
 ca_app = typer.Typer(
-    help="Manage an org's client-certificate CA.", no_args_is_help=True
+    help="Offline: create, rotate or import an org's CA in the database.",
+    no_args_is_help=True,
 )
 app.add_typer(ca_app, name="ca")
+app.add_typer(admin_app, name="admin")
+app.add_typer(audit_app, name="audit")
+app.add_typer(config_app, name="config")
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML configuration file.")
@@ -113,6 +141,7 @@ def _print_welcome(settings: Settings, ca_cert: Path, token: str | None) -> None
         "  try:",
         f'    curl --cacert {ca_cert} -H "authorization: Bearer {shown}" \\',
         f"         -X POST {url}/v2/attest/challenge -d '{{}}'",
+        "  administer it: aura admin --help   (audit: aura audit tail)",
         "",
     ]
     typer.echo("\n".join(lines))
@@ -123,10 +152,17 @@ def serve(
     config: ConfigOption = None,
     envoy: Annotated[bool, typer.Option(help="Also start Envoy in front.")] = True,
     log_level: Annotated[str, typer.Option(help="Python log level.")] = "INFO",
+    log_format: Annotated[
+        str | None,
+        typer.Option(help="text or json (one object a line); default: the setting."),
+    ] = None,
 ) -> None:
     """Run the gRPC backend (and, by default, Envoy in front of it)."""
-    logfields.configure(log_level.upper())
     settings = _settings(config)
+    if log_format not in (None, "text", "json"):
+        typer.echo("error: --log-format is text or json", err=True)
+        raise typer.Exit(2)
+    logfields.configure(log_level.upper(), log_format or settings.log_format)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(settings, envoy))
 
@@ -153,7 +189,11 @@ def org_create(name: str, config: ConfigOption = None) -> None:
 def token_create(
     org: Annotated[str, typer.Option(help="Org name.")],
     scopes: Annotated[
-        str, typer.Option(help="Comma-separated: admin,device,read,revoke,issue_any.")
+        str,
+        typer.Option(
+            help="Comma-separated: admin, device, read, revoke, issue_any, approve, "
+            "platform (only for the 'platform' org)."
+        ),
     ],
     label: Annotated[str, typer.Option(help="What the token is for.")] = "",
     config: ConfigOption = None,

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     upstream_allowed_org: str = ""
     # Fallback re-read of CAs and CRLs for Envoy, on top of the change hook.
     edge_poll_seconds: float = Field(30, gt=0, le=3600)
+    # How often each worker asks the database whether another worker changed a
+    # CA or CRL (revocations reach every worker's checks within this bound).
+    edge_watch_seconds: float = Field(0.25, gt=0, le=60)
 
     nonce_ttl_seconds: int = Field(300, ge=5, le=3600)
     issue_ticket_ttl_seconds: int = Field(600, ge=5, le=86400)

@@ -34,6 +34,8 @@ from aura_grpc.gen.aura.v2 import (
     meta_pb2,
     meta_pb2_grpc,
 )
+from aura_grpc.ops_wiring import SERVICE_NAMES as OPS_SERVICE_NAMES
+from aura_grpc.ops_wiring import OperationsParts
 from aura_grpc.policy.wiring import SERVICE_NAMES as POLICY_SERVICE_NAMES
 from aura_grpc.policy.wiring import PolicyParts
 from aura_grpc.services.attestation import AttestationService
@@ -50,6 +52,7 @@ SERVICE_NAMES = (
     meta_pb2.DESCRIPTOR.services_by_name["MetaService"].full_name,
     *POLICY_SERVICE_NAMES,
     *EDGE_SERVICE_NAMES,
+    *OPS_SERVICE_NAMES,
 )
 
 
@@ -65,6 +68,7 @@ class Backend:
     registry: VerifierRegistry | None = None
     authorities: AuthorityService | None = None
     policy: PolicyParts | None = None
+    operations: OperationsParts | None = None
     edge: EdgeParts | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -129,6 +133,8 @@ class Backend:
         )
         add_certs(cert_servicer, self.server)  # type: ignore[no-untyped-call]
         self.policy.add_servicers(self.server, guard, certificates, authorities)
+        self.operations = OperationsParts(self.settings, sessions, self.clocks.issuing)
+        self.operations.add_servicers(self.server, guard, self.orgs(), authorities)
         add_meta = meta_pb2_grpc.add_MetaServiceServicer_to_server
         add_meta(MetaServicer(), self.server)  # type: ignore[no-untyped-call]
         checker = self._add_health_and_reflection(self.server)
@@ -138,7 +144,13 @@ class Backend:
         await self.edge.publisher.refresh()
         address = self._bind(self.server)
         await self.server.start()
-        for edge_task in self.edge.tasks(self.settings.edge_poll_seconds):
+        self.operations.start_metrics()
+        for ops_task in self.operations.tasks():
+            self._tasks.append(asyncio.create_task(ops_task()))
+        edge_tasks = self.edge.tasks(
+            self.settings.edge_poll_seconds, self.settings.edge_watch_seconds
+        )
+        for edge_task in edge_tasks:
             self._tasks.append(asyncio.create_task(edge_task()))
         self._tasks.append(asyncio.create_task(self._keep_crls_fresh(authorities)))
         for verifier_name in self.registry.types():
@@ -161,6 +173,8 @@ class Backend:
             self.authorities.close()
         if self.policy is not None:
             self.policy.close()
+        if self.operations is not None:
+            self.operations.close()
 
     async def _keep_crls_fresh(self, authorities: AuthorityService) -> None:
         while True:

@@ -18,7 +18,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from aura_grpc import errors
-from aura_grpc.logfields import REASON, REQUEST
+from aura_grpc.logfields import REASON, REQUEST, current_request
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ def translate_errors(method: Handler) -> Handler:
     async def wrapper(
         self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Any:
+        bound = current_request.set(request_id_of(context))
         try:
             return await method(self, request, context)
         except errors.AuraError as exc:
@@ -107,5 +108,7 @@ def translate_errors(method: Handler) -> Handler:
                     "INTERNAL",
                 )
             )
+        finally:
+            current_request.reset(bound)
 
     return wrapper  # type: ignore[return-value]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from cryptography import x509
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aura_grpc.clock import Clock, SystemClock
@@ -95,6 +95,34 @@ class TrustPublisher:
             except Exception:
                 log.exception("refreshing the trust bundle failed; will retry")
             await asyncio.sleep(interval)
+
+    async def watch(self, interval: float) -> None:
+        """Refresh as soon as any worker changes a CA or signs a CRL.
+
+        Other workers' revocations are not announced to this process, so it asks
+        the database for a cheap revision (number of CAs, sum of CRL numbers; both
+        only grow) every `interval` seconds: a bounded stand-in for LISTEN/NOTIFY
+        that works the same on SQLite and PostgreSQL.
+        """
+        seen: tuple[int, int] | None = None
+        while True:
+            try:
+                revision = await self._revision()
+                if seen is not None and revision != seen:
+                    await self.refresh()
+                seen = revision
+            except Exception:
+                log.exception("checking for trust changes failed; will retry")
+            await asyncio.sleep(interval)
+
+    async def _revision(self) -> tuple[int, int]:
+        query = select(
+            func.count(CertificateAuthority.id),
+            func.coalesce(func.sum(CertificateAuthority.crl_number), 0),
+        )
+        async with self._sessions() as session:
+            count, total = (await session.execute(query)).one()
+        return int(count), int(total)
 
     def _accept(
         self, row: CertificateAuthority, org_name: str, now: datetime

@@ -66,9 +66,12 @@ class EdgeParts:
         _health_setter(checker)(HEALTH_NAME, False)
 
     def tasks(
-        self, poll_seconds: float
+        self, poll_seconds: float, watch_seconds: float = 0.25
     ) -> list[Callable[[], Coroutine[Any, Any, None]]]:
-        return [lambda: self.publisher.poll(poll_seconds)]
+        return [
+            lambda: self.publisher.poll(poll_seconds),
+            lambda: self.publisher.watch(watch_seconds),
+        ]
 
 
 def _health_setter(checker: health.aio.HealthServicer) -> Callable[[str, bool], None]:

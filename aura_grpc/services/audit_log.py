@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aura_grpc.ca import serials
 from aura_grpc.errors import InvalidInput
 from aura_grpc.store.models import AuditEvent
 
@@ -76,7 +77,7 @@ class AuditLog:
         if wanted.device_id:
             query = query.where(table.device_id == wanted.device_id)
         if wanted.serial:
-            query = query.where(table.serial == wanted.serial.lower())
+            query = query.where(table.serial == serials.normalise(wanted.serial))
         if since is not None:
             query = query.where(table.at >= since)
         if wanted.newest_first:

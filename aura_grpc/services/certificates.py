@@ -26,7 +26,7 @@ from aura_grpc.ca.requested_key import RequestedKey
 from aura_grpc.clock import Clock
 from aura_grpc.config import Settings
 from aura_grpc.errors import AlreadyExists, InvalidInput, NotFound, PreconditionFailed
-from aura_grpc.logfields import DEVICE, NOT_AFTER, ORG, SERIAL
+from aura_grpc.logfields import DEVICE, NOT_AFTER, ORG, REASON, SERIAL
 from aura_grpc.policy.hook import IssuanceGate
 from aura_grpc.services import nonces
 from aura_grpc.services.audit import Actor, record
@@ -109,10 +109,14 @@ class CertificateService:
             if previous is not None:
                 return await self._replay(previous)
 
-        device = await self._eligible_device(principal, request.device_id)
-        key = requested_key.requested_key(request.csr_pem, request.public_key_pem)
-        self._check_bound_key(device, key)
-        self._check_binding_allowed(principal, device, request)
+        try:
+            device = await self._eligible_device(principal, request.device_id)
+            key = requested_key.requested_key(request.csr_pem, request.public_key_pem)
+            self._check_bound_key(device, key)
+            self._check_binding_allowed(principal, device, request)
+        except PreconditionFailed as exc:
+            await self._record_denial(actor, request.device_id, exc)
+            raise
         if self._gate is not None:
             await self._gate.check(principal, actor, device, request, key)
 
@@ -365,6 +369,27 @@ class CertificateService:
         raise PreconditionFailed(
             "give the issue_ticket from the device's attestation",
             reason="BINDING_REQUIRED",
+        )
+
+    async def _record_denial(
+        self, actor: Actor, device_id: str, exc: PreconditionFailed
+    ) -> None:
+        """Refusals by the issuance rules (posture, freshness, key binding) are
+        security events; policy refusals are recorded by the gate."""
+        async with self._sessions.begin() as session:
+            record(
+                session,
+                self._clock.now(),
+                actor,
+                "cert.deny",
+                "denied",
+                reason=exc.reason,
+                device_id=device_id[:64],
+            )
+        log.warning(
+            "issuance refused: %s",
+            exc.message,
+            extra={ORG: actor.org_id, DEVICE: device_id, REASON: exc.reason},
         )
 
     async def _by_request_id(

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aura_grpc.auth.tokens import Principal
+from aura_grpc.ca import serials
 from aura_grpc.ca.crl import parse_reason
 from aura_grpc.clock import Clock
 from aura_grpc.errors import InvalidInput, NotFound
@@ -67,7 +68,7 @@ class DeviceAdministration:
         self._clock = clock
         self._freshness = freshness
 
-    async def list(
+    async def list_devices(
         self, principal: Principal, page_size: int, page_token: str
     ) -> DevicePage:
         if not 0 <= page_size <= MAX_PAGE:
@@ -128,7 +129,12 @@ class DeviceAdministration:
         async with self._sessions.begin() as session:
             device = await self._owned(session, principal, device_id)
             rows = await revocation.mark_revoked(
-                session, actor, now, "cessation_of_operation", principal.org_id, device.id
+                session,
+                actor,
+                now,
+                "cessation_of_operation",
+                principal.org_id,
+                device.id,
             )
             await _drop_history(session, device.id, now, actor.token_id)
             device.posture = {"forgotten_at": now.isoformat(), "posture_ok": False}
@@ -146,6 +152,16 @@ class DeviceAdministration:
         await revocation.publish(self._authorities, rows)
         log.info("device forgotten", extra={ORG: principal.org_id, DEVICE: device_id})
         return [row.serial for row in rows]
+
+    async def certificate(
+        self, principal: Principal, serial_text: str
+    ) -> IssuedCertificate:
+        serial = serials.normalise(serial_text)
+        async with self._sessions() as session:
+            row = await session.get(IssuedCertificate, serial)
+        if row is None or row.org_id != principal.org_id:
+            raise NotFound(f"no certificate with serial '{serial}'")
+        return row
 
     async def _summary(self, session: AsyncSession, device: Device) -> DeviceRow:
         now = self._clock.now()

@@ -29,7 +29,6 @@ from aura_grpc.store.models import IssuedCertificate, Org, Token
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class TokenView:
     row: Token

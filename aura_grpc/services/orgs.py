@@ -37,7 +37,7 @@ class OrgService:
         self._sessions = sessions
         self._clock = clock
 
-    async def create_org(self, name: str) -> Org:
+    async def create_org(self, name: str, created_by: str | None = None) -> Org:
         if not _ORG_NAME.match(name):
             raise InvalidInput("org name must be 1-63 lowercase letters, digits or '-'")
 
@@ -52,7 +52,13 @@ class OrgService:
                 created_at=self._clock.now(),
             )
             session.add(org)
-            record(session, org.created_at, Actor(org.id, None), "org.create", "ok")
+            record(
+                session,
+                org.created_at,
+                Actor(org.id, created_by),
+                "org.create",
+                "ok",
+            )
         log.info("org created", extra={ORG: org.id})
         return org
 

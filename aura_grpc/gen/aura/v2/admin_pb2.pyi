@@ -30,6 +30,12 @@ class CreateOrgRequest(_message.Message):
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
+class CreateOrgResponse(_message.Message):
+    __slots__ = ("org",)
+    ORG_FIELD_NUMBER: _ClassVar[int]
+    org: OrgInfo
+    def __init__(self, org: _Optional[_Union[OrgInfo, _Mapping]] = ...) -> None: ...
+
 class ListOrgsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -114,6 +120,12 @@ class RevokeTokenRequest(_message.Message):
     token_id: str
     def __init__(self, token_id: _Optional[str] = ...) -> None: ...
 
+class RevokeTokenResponse(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: TokenInfo
+    def __init__(self, token: _Optional[_Union[TokenInfo, _Mapping]] = ...) -> None: ...
+
 class DeviceSummary(_message.Message):
     __slots__ = ("device_id", "type", "posture_ok", "last_attested_at", "created_at", "stale", "active_certificates")
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -168,7 +180,7 @@ class AttestationRecord(_message.Message):
     evidence_digest: str
     def __init__(self, attested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[str] = ..., posture_ok: _Optional[bool] = ..., failed_checks: _Optional[_Iterable[str]] = ..., evidence_digest: _Optional[str] = ...) -> None: ...
 
-class DeviceHistory(_message.Message):
+class GetDeviceHistoryResponse(_message.Message):
     __slots__ = ("device", "posture", "attestations", "certificates")
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     POSTURE_FIELD_NUMBER: _ClassVar[int]
@@ -194,7 +206,15 @@ class RevokeDeviceCertsRequest(_message.Message):
     reason: str
     def __init__(self, device_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
-class RevokedSerials(_message.Message):
+class ForgetDeviceResponse(_message.Message):
+    __slots__ = ("device_id", "revoked_serials")
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_SERIALS_FIELD_NUMBER: _ClassVar[int]
+    device_id: str
+    revoked_serials: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, device_id: _Optional[str] = ..., revoked_serials: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RevokeDeviceCertsResponse(_message.Message):
     __slots__ = ("device_id", "revoked_serials")
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     REVOKED_SERIALS_FIELD_NUMBER: _ClassVar[int]
@@ -207,6 +227,12 @@ class GetCertRequest(_message.Message):
     SERIAL_FIELD_NUMBER: _ClassVar[int]
     serial: str
     def __init__(self, serial: _Optional[str] = ...) -> None: ...
+
+class GetCertResponse(_message.Message):
+    __slots__ = ("certificate",)
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    certificate: _certs_pb2.Certificate
+    def __init__(self, certificate: _Optional[_Union[_certs_pb2.Certificate, _Mapping]] = ...) -> None: ...
 
 class RotateCARequest(_message.Message):
     __slots__ = ()

@@ -4,7 +4,6 @@ import grpc
 import warnings
 
 from aura_grpc.gen.aura.v2 import admin_pb2 as aura_dot_v2_dot_admin__pb2
-from aura_grpc.gen.aura.v2 import certs_pb2 as aura_dot_v2_dot_certs__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -42,7 +41,7 @@ class AdminServiceStub:
         self.CreateOrg = channel.unary_unary(
                 '/aura.v2.AdminService/CreateOrg',
                 request_serializer=aura_dot_v2_dot_admin__pb2.CreateOrgRequest.SerializeToString,
-                response_deserializer=aura_dot_v2_dot_admin__pb2.OrgInfo.FromString,
+                response_deserializer=aura_dot_v2_dot_admin__pb2.CreateOrgResponse.FromString,
                 _registered_method=True)
         self.ListOrgs = channel.unary_unary(
                 '/aura.v2.AdminService/ListOrgs',
@@ -67,7 +66,7 @@ class AdminServiceStub:
         self.RevokeToken = channel.unary_unary(
                 '/aura.v2.AdminService/RevokeToken',
                 request_serializer=aura_dot_v2_dot_admin__pb2.RevokeTokenRequest.SerializeToString,
-                response_deserializer=aura_dot_v2_dot_admin__pb2.TokenInfo.FromString,
+                response_deserializer=aura_dot_v2_dot_admin__pb2.RevokeTokenResponse.FromString,
                 _registered_method=True)
         self.ListDevices = channel.unary_unary(
                 '/aura.v2.AdminService/ListDevices',
@@ -77,22 +76,22 @@ class AdminServiceStub:
         self.GetDeviceHistory = channel.unary_unary(
                 '/aura.v2.AdminService/GetDeviceHistory',
                 request_serializer=aura_dot_v2_dot_admin__pb2.GetDeviceHistoryRequest.SerializeToString,
-                response_deserializer=aura_dot_v2_dot_admin__pb2.DeviceHistory.FromString,
+                response_deserializer=aura_dot_v2_dot_admin__pb2.GetDeviceHistoryResponse.FromString,
                 _registered_method=True)
         self.ForgetDevice = channel.unary_unary(
                 '/aura.v2.AdminService/ForgetDevice',
                 request_serializer=aura_dot_v2_dot_admin__pb2.ForgetDeviceRequest.SerializeToString,
-                response_deserializer=aura_dot_v2_dot_admin__pb2.RevokedSerials.FromString,
+                response_deserializer=aura_dot_v2_dot_admin__pb2.ForgetDeviceResponse.FromString,
                 _registered_method=True)
         self.RevokeDeviceCerts = channel.unary_unary(
                 '/aura.v2.AdminService/RevokeDeviceCerts',
                 request_serializer=aura_dot_v2_dot_admin__pb2.RevokeDeviceCertsRequest.SerializeToString,
-                response_deserializer=aura_dot_v2_dot_admin__pb2.RevokedSerials.FromString,
+                response_deserializer=aura_dot_v2_dot_admin__pb2.RevokeDeviceCertsResponse.FromString,
                 _registered_method=True)
         self.GetCert = channel.unary_unary(
                 '/aura.v2.AdminService/GetCert',
                 request_serializer=aura_dot_v2_dot_admin__pb2.GetCertRequest.SerializeToString,
-                response_deserializer=aura_dot_v2_dot_certs__pb2.Certificate.FromString,
+                response_deserializer=aura_dot_v2_dot_admin__pb2.GetCertResponse.FromString,
                 _registered_method=True)
         self.RotateCA = channel.unary_unary(
                 '/aura.v2.AdminService/RotateCA',
@@ -212,7 +211,7 @@ def add_AdminServiceServicer_to_server(servicer, server):
             'CreateOrg': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateOrg,
                     request_deserializer=aura_dot_v2_dot_admin__pb2.CreateOrgRequest.FromString,
-                    response_serializer=aura_dot_v2_dot_admin__pb2.OrgInfo.SerializeToString,
+                    response_serializer=aura_dot_v2_dot_admin__pb2.CreateOrgResponse.SerializeToString,
             ),
             'ListOrgs': grpc.unary_unary_rpc_method_handler(
                     servicer.ListOrgs,
@@ -237,7 +236,7 @@ def add_AdminServiceServicer_to_server(servicer, server):
             'RevokeToken': grpc.unary_unary_rpc_method_handler(
                     servicer.RevokeToken,
                     request_deserializer=aura_dot_v2_dot_admin__pb2.RevokeTokenRequest.FromString,
-                    response_serializer=aura_dot_v2_dot_admin__pb2.TokenInfo.SerializeToString,
+                    response_serializer=aura_dot_v2_dot_admin__pb2.RevokeTokenResponse.SerializeToString,
             ),
             'ListDevices': grpc.unary_unary_rpc_method_handler(
                     servicer.ListDevices,
@@ -247,22 +246,22 @@ def add_AdminServiceServicer_to_server(servicer, server):
             'GetDeviceHistory': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDeviceHistory,
                     request_deserializer=aura_dot_v2_dot_admin__pb2.GetDeviceHistoryRequest.FromString,
-                    response_serializer=aura_dot_v2_dot_admin__pb2.DeviceHistory.SerializeToString,
+                    response_serializer=aura_dot_v2_dot_admin__pb2.GetDeviceHistoryResponse.SerializeToString,
             ),
             'ForgetDevice': grpc.unary_unary_rpc_method_handler(
                     servicer.ForgetDevice,
                     request_deserializer=aura_dot_v2_dot_admin__pb2.ForgetDeviceRequest.FromString,
-                    response_serializer=aura_dot_v2_dot_admin__pb2.RevokedSerials.SerializeToString,
+                    response_serializer=aura_dot_v2_dot_admin__pb2.ForgetDeviceResponse.SerializeToString,
             ),
             'RevokeDeviceCerts': grpc.unary_unary_rpc_method_handler(
                     servicer.RevokeDeviceCerts,
                     request_deserializer=aura_dot_v2_dot_admin__pb2.RevokeDeviceCertsRequest.FromString,
-                    response_serializer=aura_dot_v2_dot_admin__pb2.RevokedSerials.SerializeToString,
+                    response_serializer=aura_dot_v2_dot_admin__pb2.RevokeDeviceCertsResponse.SerializeToString,
             ),
             'GetCert': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCert,
                     request_deserializer=aura_dot_v2_dot_admin__pb2.GetCertRequest.FromString,
-                    response_serializer=aura_dot_v2_dot_certs__pb2.Certificate.SerializeToString,
+                    response_serializer=aura_dot_v2_dot_admin__pb2.GetCertResponse.SerializeToString,
             ),
             'RotateCA': grpc.unary_unary_rpc_method_handler(
                     servicer.RotateCA,
@@ -305,7 +304,7 @@ class AdminService:
             target,
             '/aura.v2.AdminService/CreateOrg',
             aura_dot_v2_dot_admin__pb2.CreateOrgRequest.SerializeToString,
-            aura_dot_v2_dot_admin__pb2.OrgInfo.FromString,
+            aura_dot_v2_dot_admin__pb2.CreateOrgResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -440,7 +439,7 @@ class AdminService:
             target,
             '/aura.v2.AdminService/RevokeToken',
             aura_dot_v2_dot_admin__pb2.RevokeTokenRequest.SerializeToString,
-            aura_dot_v2_dot_admin__pb2.TokenInfo.FromString,
+            aura_dot_v2_dot_admin__pb2.RevokeTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -494,7 +493,7 @@ class AdminService:
             target,
             '/aura.v2.AdminService/GetDeviceHistory',
             aura_dot_v2_dot_admin__pb2.GetDeviceHistoryRequest.SerializeToString,
-            aura_dot_v2_dot_admin__pb2.DeviceHistory.FromString,
+            aura_dot_v2_dot_admin__pb2.GetDeviceHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -521,7 +520,7 @@ class AdminService:
             target,
             '/aura.v2.AdminService/ForgetDevice',
             aura_dot_v2_dot_admin__pb2.ForgetDeviceRequest.SerializeToString,
-            aura_dot_v2_dot_admin__pb2.RevokedSerials.FromString,
+            aura_dot_v2_dot_admin__pb2.ForgetDeviceResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -548,7 +547,7 @@ class AdminService:
             target,
             '/aura.v2.AdminService/RevokeDeviceCerts',
             aura_dot_v2_dot_admin__pb2.RevokeDeviceCertsRequest.SerializeToString,
-            aura_dot_v2_dot_admin__pb2.RevokedSerials.FromString,
+            aura_dot_v2_dot_admin__pb2.RevokeDeviceCertsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -575,7 +574,7 @@ class AdminService:
             target,
             '/aura.v2.AdminService/GetCert',
             aura_dot_v2_dot_admin__pb2.GetCertRequest.SerializeToString,
-            aura_dot_v2_dot_certs__pb2.Certificate.FromString,
+            aura_dot_v2_dot_admin__pb2.GetCertResponse.FromString,
             options,
             channel_credentials,
             insecure,
