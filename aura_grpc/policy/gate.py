@@ -16,6 +16,7 @@ from aura_grpc.clock import Clock
 from aura_grpc.errors import PermissionDenied, PreconditionFailed
 from aura_grpc.logfields import DEVICE, ORG, REASON
 from aura_grpc.policy.engine import Decision, input_digest
+from aura_grpc.policy.hook import AuditWriter
 from aura_grpc.policy.service import PolicyService, PolicyVersion
 from aura_grpc.services import nonces
 from aura_grpc.services.audit import Actor, record
@@ -47,6 +48,8 @@ class PolicyGate:
         self._policies = policies
         self._clock = clock
         self._approval_ttl = approval_ttl
+        # Org names never change once created.
+        self._org_names: dict[str, str] = {}
 
     async def check(
         self,
@@ -55,18 +58,23 @@ class PolicyGate:
         device: Device,
         request: IssueRequest,
         key: RequestedKey,
-    ) -> None:
+    ) -> AuditWriter | None:
         if request.approval_id:
             await self._check_approved(principal, device, request, key)
-            return
+            return None
 
         document = await self.input_for(principal, device, request, key)
         policy = await self._policies.current(principal.org_id)
         decision = await self._policies.evaluate(policy, document)
-        await self._record(actor, device, document, policy, decision)
+        writer = self._audit_writer(actor, device, document, policy, decision)
+        self._log_errors(actor, device, decision)
 
+        # An allowed decision is written with the certificate, in one commit;
+        # any other outcome is written now, as nothing else will be.
         if decision.decision == "allow":
-            return
+            return writer
+        async with self._sessions.begin() as session:
+            writer(session)
         if decision.decision == "require_approval":
             await self._hold(principal, actor, device, request, key, policy, decision)
         raise PermissionDenied(
@@ -84,7 +92,10 @@ class PolicyGate:
     ) -> dict[str, Any]:
         """The documented input, extended with the request and the org."""
         async with self._sessions() as session:
-            org = await session.get(Org, principal.org_id)
+            org_name = self._org_names.get(principal.org_id)
+            if org_name is None:
+                org = await session.get(Org, principal.org_id)
+                org_name = self._org_names[principal.org_id] = org.name if org else ""
             issued = await session.scalar(
                 select(func.count())
                 .select_from(IssuedCertificate)
@@ -107,32 +118,40 @@ class PolicyGate:
                 "key_source": key.source,
                 "binding": binding_of(request, device),
             },
-            "org": {"id": principal.org_id, "name": org.name if org else ""},
+            "org": {"id": principal.org_id, "name": org_name},
             "now": self._clock.now().isoformat(),
         }
 
-    async def _record(
+    def _audit_writer(
         self,
         actor: Actor,
         device: Device,
         document: dict[str, Any],
         policy: PolicyVersion,
         decision: Decision,
-    ) -> None:
-        async with self._sessions.begin() as session:
+    ) -> AuditWriter:
+        at = self._clock.now()
+        digest = input_digest(document)
+
+        def write(session: AsyncSession) -> None:
             record(
                 session,
-                self._clock.now(),
+                at,
                 actor,
                 "policy.decision",
                 decision.decision,
                 reason=decision.error[:128],
                 device_id=device.id,
-                input_sha256=input_digest(document),
+                input_sha256=digest,
                 policy_version=policy.version,
                 policy_digest=policy.compiled.digest,
                 reasons=decision.reasons,
             )
+
+        return write
+
+    @staticmethod
+    def _log_errors(actor: Actor, device: Device, decision: Decision) -> None:
         if decision.error:
             log.warning(
                 "policy denied by default: %s",

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from aura_grpc.auth.tokens import Principal
     from aura_grpc.ca.requested_key import RequestedKey
     from aura_grpc.services.audit import Actor
     from aura_grpc.services.certificates import IssueRequest
     from aura_grpc.store.models import Device
+
+
+# Adds the gate's audit row to the issuance's own transaction.
+AuditWriter = Callable[["AsyncSession"], None]
 
 
 class IssuanceGate(Protocol):
@@ -20,8 +27,9 @@ class IssuanceGate(Protocol):
         device: Device,
         request: IssueRequest,
         key: RequestedKey,
-    ) -> None:
-        """Return to let issuance go on; raise an AuraError to stop it."""
+    ) -> AuditWriter | None:
+        """Return to let issuance go on, optionally with an audit row to write
+        beside the certificate; raise an AuraError to stop it."""
 
 
 class PostureHook(Protocol):

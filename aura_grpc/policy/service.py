@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,9 @@ from aura_grpc.services.audit import Actor, record
 from aura_grpc.store.models import IssuancePolicy
 
 log = logging.getLogger(__name__)
+
+# How long a worker may decide with the policy it last read (see `current`).
+CURRENT_SECONDS = 2.0
 
 POSTURE_LOSS_ACTIONS = ("revoke", "keep")
 MAX_TEST_CASES = 100
@@ -56,20 +60,31 @@ class PolicyService:
         # Revoking at once is the safe default in production; dev keeps them.
         self._default_action = "revoke" if profile == "prod" else "keep"
         self._compiled: dict[str, CompiledPolicy] = {}
+        self._current: dict[str, tuple[float, PolicyVersion]] = {}
         self._default = compile_policy(DEFAULT_POLICY)
 
     async def current(self, org_id: str) -> PolicyVersion:
+        """The org's policy in force. Read at most every CURRENT_SECONDS: a new
+        version put through another worker decides from then on; one put
+        through this worker decides at once."""
+        cached = self._current.get(org_id)
+        if cached is not None and time.monotonic() - cached[0] < CURRENT_SECONDS:
+            return cached[1]
+
         async with self._sessions() as session:
             row = await _latest(session, org_id)
         if row is None:
-            return PolicyVersion(0, self._default, [], self._default_action, None)
-        return PolicyVersion(
-            row.version,
-            self._compile_cached(row),
-            list(row.test_cases),
-            row.on_posture_loss,
-            row.created_at,
-        )
+            policy = PolicyVersion(0, self._default, [], self._default_action, None)
+        else:
+            policy = PolicyVersion(
+                row.version,
+                self._compile_cached(row),
+                list(row.test_cases),
+                row.on_posture_loss,
+                row.created_at,
+            )
+        self._current[org_id] = (time.monotonic(), policy)
+        return policy
 
     async def evaluate(
         self, policy: PolicyVersion, document: Mapping[str, Any]
@@ -89,6 +104,7 @@ class PolicyService:
         cases = [_check_case(i, case) for i, case in enumerate(test_cases)]
         if len(cases) > MAX_TEST_CASES:
             raise InvalidInput(f"at most {MAX_TEST_CASES} test cases")
+        self._current.pop(principal.org_id, None)
         previous = await self.current(principal.org_id)
         cases = cases or previous.test_cases
         compiled = compile_policy(source)
@@ -118,6 +134,7 @@ class PolicyService:
                 on_posture_loss=row.on_posture_loss,
             )
         self._compiled[compiled.digest] = compiled
+        self._current.pop(principal.org_id, None)
         log.info("policy version %d stored", row.version, extra={ORG: row.org_id})
         return PolicyVersion(
             row.version, compiled, cases, row.on_posture_loss, row.created_at

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from aura_grpc.store.models import CertificateAuthority, IssuedCertificate, Org
 
 log = logging.getLogger(__name__)
 
+ACTIVE_CA_SECONDS = 5.0
 ACTIVE = "active"
 RETIRING = "retiring"
 RETIRED = "retired"
@@ -45,6 +47,11 @@ class SigningCA:
 
     def __repr__(self) -> str:
         return f"SigningCA(id={self.id!r}, key=<redacted>)"
+
+    @property
+    def blocking(self) -> bool:
+        """True when signing leaves the process (a token), so may block."""
+        return not type(self.key).__module__.startswith("cryptography.")
 
 
 class AuthorityService:
@@ -68,11 +75,14 @@ class AuthorityService:
         self._crl_period = crl_period
         self._create_on_first_use = create_on_first_use
         self._cache: dict[str, SigningCA] = {}
+        # org id -> (monotonic time read, its active CA): saves a query per issuance.
+        self._active: dict[str, tuple[float, SigningCA]] = {}
         self._observers: list[CAObserver] = []
 
     def close(self) -> None:
         """Let go of the key backend (the token's sessions)."""
         self._cache.clear()
+        self._active.clear()
         self._keys.close()
 
     def add_observer(self, observer: CAObserver) -> None:
@@ -81,7 +91,16 @@ class AuthorityService:
         self._observers.append(observer)
 
     async def active_ca(self, org_id: str, actor: Actor) -> SigningCA:
-        """The CA that issues for this org, made on first use in dev."""
+        """The CA that issues for this org, made on first use in dev.
+
+        Kept for ACTIVE_CA_SECONDS: after a rotation on another worker this one
+        may still issue from the old CA for that long, which stays trusted
+        until its last certificate expires, so nothing it issues fails.
+        """
+        cached = self._active.get(org_id)
+        if cached is not None and time.monotonic() - cached[0] < ACTIVE_CA_SECONDS:
+            return cached[1]
+
         async with self._sessions() as session:
             row = await self._active_row(session, org_id)
         if row is None:
@@ -91,7 +110,9 @@ class AuthorityService:
                     reason="CA_MISSING",
                 )
             row = await self.create_ca(org_id, actor, replace_active=False)
-        return self._unsealed(row)
+        signer = self._unsealed(row)
+        self._active[org_id] = (time.monotonic(), signer)
+        return signer
 
     async def create_ca(
         self,
@@ -198,6 +219,7 @@ class AuthorityService:
             )
 
         self._cache[ca_id] = SigningCA(ca_id, org_id, cert, key)
+        self._active.pop(org_id, None)
         log.info("%s %s", event, ca_id, extra={ORG: org_id})
         await self.resign_crl(ca_id)
         if current is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import json
 import logging
 import re
@@ -25,7 +26,13 @@ from aura_grpc.ca.profile import BACKDATE, ClientIdentity, build_client_certific
 from aura_grpc.ca.requested_key import RequestedKey
 from aura_grpc.clock import Clock
 from aura_grpc.config import Settings
-from aura_grpc.errors import AlreadyExists, InvalidInput, NotFound, PreconditionFailed
+from aura_grpc.errors import (
+    AlreadyExists,
+    AuraError,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+)
 from aura_grpc.logfields import DEVICE, NOT_AFTER, ORG, REASON, SERIAL
 from aura_grpc.policy.hook import IssuanceGate
 from aura_grpc.services import nonces
@@ -117,8 +124,11 @@ class CertificateService:
         except PreconditionFailed as exc:
             await self._record_denial(actor, request.device_id, exc)
             raise
+        write_decision = None
         if self._gate is not None:
-            await self._gate.check(principal, actor, device, request, key)
+            write_decision = await self._gate.check(
+                principal, actor, device, request, key
+            )
 
         signer = await self._authorities.active_ca(principal.org_id, actor)
         now = self._clock.now()
@@ -130,7 +140,7 @@ class CertificateService:
             principal.org_id, device.id, request.subject_cn, self._settings.trust_domain
         )
         crl_url = f"{self._settings.resolved_public_base_url}/v2/crl/{signer.id}"
-        cert = await asyncio.to_thread(
+        build = functools.partial(
             build_client_certificate,
             identity,
             key.public_key,
@@ -141,6 +151,9 @@ class CertificateService:
             not_after,
             crl_url,
         )
+        # An in-process signature takes microseconds: a thread hop would cost
+        # more than it saves. A token (HSM) may block, so it gets a thread.
+        cert = await asyncio.to_thread(build) if signer.blocking else build()
 
         row = IssuedCertificate(
             serial=serials.to_hex(serial),
@@ -164,6 +177,8 @@ class CertificateService:
                     await nonces.claim_ticket(
                         session, principal.org_id, device.id, request.issue_ticket, now
                     )
+                if write_decision is not None:
+                    write_decision(session)
                 session.add(row)
                 record(
                     session,
@@ -178,6 +193,12 @@ class CertificateService:
                     key_source=key.source,
                     ca_id=signer.id,
                 )
+        except AuraError:
+            # The certificate was not written, but the policy's decision stands.
+            if write_decision is not None:
+                async with self._sessions.begin() as session:
+                    write_decision(session)
+            raise
         except IntegrityError:
             # Another request with the same request_id won the race.
             previous = await self._by_request_id(principal.org_id, request.request_id)
