@@ -60,10 +60,11 @@ def run(
             str(connections),
             "-m",
             str(streams),
+            # h2load takes whole seconds here.
             "-D",
-            str(seconds),
+            str(max(1, round(seconds))),
             "--warm-up-time",
-            "0.5",
+            "1",
             f"--log-file={log}",
             url,
         ]
@@ -74,6 +75,10 @@ def run(
             data.write_bytes(body)
             command += ["-d", str(data)]
         output = subprocess.run(command, capture_output=True, text=True, check=False)
+        if not log.exists():
+            raise RuntimeError(
+                f"h2load failed: {output.stdout[-500:]}{output.stderr[-500:]}"
+            )
         rows = [line.split("\t") for line in log.read_text().splitlines() if line]
 
     match = re.search(r"finished in [\d.]+s, ([\d.]+) req/s", output.stdout)
