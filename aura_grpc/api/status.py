@@ -19,6 +19,7 @@ from grpc_status import rpc_status
 
 from aura_grpc import errors
 from aura_grpc.logfields import REASON, REQUEST, current_request
+from aura_grpc.store.faults import database_fault
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ _CODES: list[tuple[type[errors.AuraError], grpc.StatusCode]] = [
     (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (errors.NotImplementedYet, grpc.StatusCode.UNIMPLEMENTED),
     (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.RateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
 ]
 
 
@@ -56,10 +58,21 @@ def rich_status(
     )
     detail = any_pb2.Any()
     detail.Pack(info)
+    details = [detail, *_retry_details(metadata or {})]
     status = status_pb2.Status(
-        code=getattr(code_pb2, code.name), message=message, details=[detail]
+        code=getattr(code_pb2, code.name), message=message, details=details
     )
     return rpc_status.to_status(status)
+
+
+def _retry_details(metadata: dict[str, str]) -> list[any_pb2.Any]:
+    """google.rpc.RetryInfo when the error carries a retry hint."""
+    seconds = metadata.get(errors.RETRY_AFTER)
+    if seconds is None:
+        return []
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.RetryInfo(retry_delay={"seconds": int(seconds)}))
+    return [detail]
 
 
 def request_id_of(context: grpc.aio.ServicerContext[Any, Any]) -> str:
@@ -83,20 +96,13 @@ def translate_errors(method: Handler) -> Handler:
         try:
             return await method(self, request, context)
         except errors.AuraError as exc:
-            code = code_for(exc)
-            if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE):
-                log.error(
-                    "%s: %s",
-                    method.__name__,
-                    exc.message,
-                    extra={REASON: exc.reason, REQUEST: request_id_of(context)},
-                )
-            await context.abort_with_status(
-                rich_status(code, exc.message, exc.reason, exc.metadata)
-            )
+            await _abort(method.__name__, exc, context)
         except (grpc.aio.AbortError, grpc.aio.UsageError):
             raise
-        except Exception:
+        except Exception as exc:
+            fault = database_fault(exc)
+            if fault is not None:
+                await _abort(method.__name__, fault, context)
             request_id = request_id_of(context)
             log.exception(
                 "unexpected error in %s", method.__name__, extra={REQUEST: request_id}
@@ -112,3 +118,24 @@ def translate_errors(method: Handler) -> Handler:
             current_request.reset(bound)
 
     return wrapper  # type: ignore[return-value]
+
+
+async def _abort(
+    name: str, exc: errors.AuraError, context: grpc.aio.ServicerContext[Any, Any]
+) -> None:
+    code = code_for(exc)
+    if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE):
+        log.error(
+            "%s: %s",
+            name,
+            exc.message,
+            extra={REASON: exc.reason, REQUEST: request_id_of(context)},
+        )
+    retry_after = exc.metadata.get(errors.RETRY_AFTER)
+    if retry_after is not None:
+        # Initial metadata survives the transcoder as the HTTP Retry-After
+        # header (trailing metadata does not).
+        await context.send_initial_metadata((("retry-after", retry_after),))
+    await context.abort_with_status(
+        rich_status(code, exc.message, exc.reason, exc.metadata)
+    )

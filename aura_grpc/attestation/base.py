@@ -48,6 +48,9 @@ class Verifier(ABC):
     """Verifies one evidence type and appraises its claims."""
 
     type_name: ClassVar[str]
+    # The largest payload (canonical JSON) this type accepts, checked before any
+    # parsing or nonce work; a type with small evidence lowers it.
+    max_payload_bytes: ClassVar[int] = 1 << 20
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], profile: str) -> Verifier:

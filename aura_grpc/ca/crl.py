@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,6 +50,14 @@ def parse_reason(text: str) -> str:
     )
 
 
+# Revoked entries never change once made, and every re-sign lists them all again:
+# building 100k of them took most of a 100k-entry CRL's time (~1.4 s), so each
+# is built once per process. Bounded, so a huge CRL cannot grow memory forever
+# (about 250 bytes an entry).
+ENTRY_CACHE_SIZE = 1 << 18
+
+
+@functools.lru_cache(maxsize=ENTRY_CACHE_SIZE)
 def _entry(item: RevokedEntry) -> x509.RevokedCertificate:
     builder = x509.RevokedCertificateBuilder(
         serial_number=item.serial, revocation_date=item.revoked_at

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
@@ -71,7 +72,14 @@ def from_csr(pem: str) -> RequestedKey:
         csr = x509.load_pem_x509_csr(pem.encode())
         valid = csr.is_signature_valid
         key = csr.public_key()
-    except (ValueError, TypeError, x509.UnsupportedGeneralNameType) as exc:
+    # An unknown key type or a bad version field (both found by fuzzing).
+    except (
+        ValueError,
+        TypeError,
+        x509.UnsupportedGeneralNameType,
+        x509.InvalidVersion,
+        UnsupportedAlgorithm,
+    ) as exc:
         raise InvalidInput(
             "csr_pem is not a PEM PKCS#10 request", reason="CSR_INVALID"
         ) from exc
@@ -89,7 +97,7 @@ def from_public_key(pem: str) -> RequestedKey:
         raise InvalidInput("the public key is too large", reason="PUBLIC_KEY_INVALID")
     try:
         key = serialization.load_pem_public_key(pem.encode())
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise InvalidInput(
             "public_key_pem is not a PEM public key", reason="PUBLIC_KEY_INVALID"
         ) from exc

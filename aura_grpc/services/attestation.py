@@ -128,10 +128,13 @@ class AttestationService:
         payload: Mapping[str, Any],
     ) -> AttestOutcome:
         verifier = self._registry.get(type_name)
-        verifier.ensure_available()
         raw = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-        if len(raw) > MAX_PAYLOAD_BYTES:
-            raise EvidenceMalformed(f"payload is larger than {MAX_PAYLOAD_BYTES} bytes")
+        limit = min(verifier.max_payload_bytes, MAX_PAYLOAD_BYTES)
+        if len(raw) > limit:
+            raise EvidenceMalformed(
+                f"payload is larger than {limit} bytes", reason="PAYLOAD_TOO_LARGE"
+            )
+        verifier.ensure_available()
         nonce = self._read_nonce(payload)
 
         # The nonce is spent before verification so a replay fails whatever the

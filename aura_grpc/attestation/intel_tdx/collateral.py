@@ -102,7 +102,8 @@ def _optional_crl(
         return None
     try:
         return x509.load_der_x509_crl(_hex(obj, name))
-    except ValueError as exc:
+    # A bad version field raises InvalidVersion (fuzzing found it).
+    except (ValueError, x509.InvalidVersion) as exc:
         raise EvidenceMalformed(
             f"TDX collateral field '{name}' is not a DER CRL"
         ) from exc

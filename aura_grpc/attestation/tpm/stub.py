@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from aura_grpc.attestation.base import VerificationContext, VerifiedEvidence
@@ -35,7 +36,8 @@ def read_public_key(payload: Mapping[str, Any], name: str) -> bytes:
             key = serialization.load_pem_public_key(text.encode())
         else:
             key = serialization.load_der_public_key(decode_base64(text, name))
-    except (ValueError, TypeError) as exc:
+    # An unknown key type raises UnsupportedAlgorithm (fuzzing found it).
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise EvidenceMalformed(f"payload field '{name}' is not a public key") from exc
     return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
