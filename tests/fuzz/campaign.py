@@ -28,7 +28,9 @@ class FuzzRun:
     output: str
 
 
-def run_target(name: str, seconds: int, workdir: Path) -> FuzzRun:
+def run_target(
+    name: str, seconds: int, workdir: Path, seed: int | None = None
+) -> FuzzRun:
     corpus = workdir / name / "corpus"
     write_corpus(name, corpus)
     command = [
@@ -42,6 +44,9 @@ def run_target(name: str, seconds: int, workdir: Path) -> FuzzRun:
         "-rss_limit_mb=1024",
         "-timeout=10",
         f"-artifact_prefix={workdir / name}/",
+        # A fixed seed makes a CI run repeat the same exploration; `make fuzz`
+        # leaves it random so long runs keep finding new paths.
+        *([f"-seed={seed}"] if seed is not None else []),
     ]
     done = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120

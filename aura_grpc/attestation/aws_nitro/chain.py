@@ -80,7 +80,7 @@ def load_extra_roots(source: str) -> list[x509.Certificate]:
 def parse_der_certificate(data: bytes, what: str, prefix: str) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(data)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise EvidenceMalformed(
             f"{what} is not a DER certificate", reason=f"{prefix}_CERT_MALFORMED"
         ) from exc

@@ -83,7 +83,7 @@ def load_certificate(text: str) -> x509.Certificate:
         if "-----BEGIN" in text:
             return x509.load_pem_x509_certificates(text.encode())[0]
         return x509.load_der_x509_certificate(decode_base64(text, "vcek"))
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise EvidenceMalformed(
             "payload field 'vcek' is not an X.509 certificate",
             reason="SNP_VCEK_INVALID",

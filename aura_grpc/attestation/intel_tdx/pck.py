@@ -51,7 +51,7 @@ def parse_pem_chain(pem: bytes, what: str) -> list[x509.Certificate]:
     """Certificates from concatenated PEM (a trailing NUL is tolerated)."""
     try:
         certs = x509.load_pem_x509_certificates(pem.rstrip(b"\0"))
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise EvidenceMalformed(f"{what} is not a PEM certificate chain") from exc
     return certs
 

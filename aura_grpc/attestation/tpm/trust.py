@@ -58,7 +58,7 @@ def load_default_cas() -> list[x509.Certificate]:
 def load_der_certificate(data: bytes, what: str) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(data)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise EvidenceMalformed(f"{what} is not a DER X.509 certificate") from exc
 
 
