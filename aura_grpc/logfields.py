@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -69,6 +70,24 @@ def fields(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v not in (None, "")}
 
 
+# Bearer tokens, in any shape a library might echo them (grpcio logs a header it
+# cannot decode, value and all).
+_SECRETS = re.compile(r"(?i)(bearer\s+|aura_tok_)[^\s'\"]+")
+
+
+class RedactingFilter(logging.Filter):
+    """Blanks anything that looks like a bearer token, whoever logged it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _SECRETS.search(message):
+            record.msg = _SECRETS.sub(r"\1<redacted>", message)
+            record.args = ()
+        if record.exc_text and _SECRETS.search(record.exc_text):
+            record.exc_text = _SECRETS.sub(r"\1<redacted>", record.exc_text)
+        return True
+
+
 def configure(level: str = "INFO", log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     formatter: logging.Formatter = (
@@ -78,6 +97,9 @@ def configure(level: str = "INFO", log_format: str = "text") -> None:
     )
     handler.setFormatter(formatter)
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Envoy's readiness is polled with httpx at start: one line per poll is noise.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

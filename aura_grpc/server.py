@@ -19,6 +19,7 @@ from aura_grpc import limits
 from aura_grpc.api.attest import AttestServicer
 from aura_grpc.api.calls import CallGuard
 from aura_grpc.api.certs import CertServicer
+from aura_grpc.api.decoding import DecodeErrorInterceptor
 from aura_grpc.api.meta import MetaServicer
 from aura_grpc.attestation.base import background_tasks_of
 from aura_grpc.attestation.registry import VerifierRegistry
@@ -126,7 +127,8 @@ class Backend:
         )
 
         self.server = grpc.aio.server(
-            options=[("grpc.max_receive_message_length", limits.MAX_BACKEND_MESSAGE)]
+            interceptors=[DecodeErrorInterceptor()],
+            options=[("grpc.max_receive_message_length", limits.MAX_BACKEND_MESSAGE)],
         )
         # The generated registration helpers carry no type hints.
         add_attest = attest_pb2_grpc.add_AttestServiceServicer_to_server

@@ -13,7 +13,7 @@ import grpc
 from aura_grpc.api.calls import CallGuard
 from aura_grpc.api.convert import timestamp, to_dict
 from aura_grpc.api.status import request_id_of, translate_errors
-from aura_grpc.errors import InvalidInput, PermissionDenied
+from aura_grpc.errors import InvalidInput
 from aura_grpc.gen.aura.v2 import device_pb2 as pb
 from aura_grpc.gen.aura.v2 import device_pb2_grpc
 from aura_grpc.services.attestation import AttestationService
@@ -83,14 +83,8 @@ class DeviceServicer(device_pb2_grpc.DeviceServiceServicer):
             _actor(me, context),
             request.type,
             to_dict(request.payload),
+            expected_device_id=me.device_id,
         )
-        if outcome.device_id != me.device_id:
-            # Its ticket could not renew this certificate anyway (tickets name a
-            # device); say so plainly rather than hand it out.
-            raise PermissionDenied(
-                "the evidence is of another device than this certificate's",
-                reason="DEVICE_MISMATCH",
-            )
         return pb.AttestDeviceResponse(
             device_id=outcome.device_id,
             posture_ok=outcome.posture_ok,

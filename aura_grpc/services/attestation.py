@@ -23,7 +23,7 @@ from aura_grpc.attestation.registry import VerifierRegistry
 from aura_grpc.auth.tokens import Principal
 from aura_grpc.clock import Clocks
 from aura_grpc.config import Settings
-from aura_grpc.errors import AuraError, EvidenceMalformed, NotFound
+from aura_grpc.errors import AuraError, EvidenceMalformed, NotFound, PermissionDenied
 from aura_grpc.logfields import DEVICE, ORG, REASON, TYPE
 from aura_grpc.policy.hook import PostureHook
 from aura_grpc.services import activation, nonces
@@ -126,7 +126,11 @@ class AttestationService:
         actor: Actor,
         type_name: str,
         payload: Mapping[str, Any],
+        expected_device_id: str | None = None,
     ) -> AttestOutcome:
+        """Verify, appraise and store. With `expected_device_id` (a device
+        re-attesting with its certificate) evidence of any other device is
+        refused before anything about it is stored."""
         verifier = self._registry.get(type_name)
         raw = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         limit = min(verifier.max_payload_bytes, MAX_PAYLOAD_BYTES)
@@ -154,6 +158,10 @@ class AttestationService:
             # An EK vouches for the AK only if this nonce went out wrapped by
             # make_credential for that EK and AK name: the verifier cannot know.
             activation.check_activation(evidence.appraisal_hints, binding)
+            if expected_device_id is not None:
+                await self._check_same_device(
+                    principal, type_name, evidence, expected_device_id
+                )
         except AuraError as exc:
             await self._record_rejection(actor, type_name, exc)
             raise
@@ -227,6 +235,23 @@ class AttestationService:
                 "payload must name the server nonce it used in 'nonce'"
             )
         return decode_base64(value, NONCE_FIELD, max_bytes=64)
+
+    async def _check_same_device(
+        self,
+        principal: Principal,
+        type_name: str,
+        evidence: VerifiedEvidence,
+        expected_device_id: str,
+    ) -> None:
+        async with self._sessions() as session:
+            org = await session.get(Org, principal.org_id)
+        assert org is not None  # the principal's org was just authenticated
+        device_id = derive_device_id(org.device_id_key, type_name, evidence.fingerprint)
+        if device_id != expected_device_id:
+            raise PermissionDenied(
+                "the evidence is of another device than this certificate's",
+                reason="DEVICE_MISMATCH",
+            )
 
     async def _store(
         self,

@@ -114,7 +114,7 @@ class CertificateService:
         if request.request_id:
             previous = await self._by_request_id(principal.org_id, request.request_id)
             if previous is not None:
-                return await self._replay(previous)
+                return await self._replay(previous, request)
 
         try:
             device = await self._eligible_device(principal, request.device_id)
@@ -204,7 +204,7 @@ class CertificateService:
             previous = await self._by_request_id(principal.org_id, request.request_id)
             if previous is None:
                 raise
-            return await self._replay(previous)
+            return await self._replay(previous, request)
 
         log.info(
             "certificate issued",
@@ -379,11 +379,11 @@ class CertificateService:
         self, principal: Principal, device: Device, request: IssueRequest
     ) -> None:
         # A ticket (claimed when the row is written) or a key the evidence bound
-        # ties the request to the device that attested; without either, only the
-        # dev profile or a token trusted to issue for any device may proceed.
+        # ties the request to the device that attested. Without either, only a
+        # token trusted to issue for any device may proceed: `issue_any`, or
+        # `admin`, which holds every right in its org (the documented
+        # three-field request). A `device` token never can, in any profile.
         if request.issue_ticket or device.bound_key_spki is not None:
-            return
-        if self._settings.profile == "dev":
             return
         if principal.scopes & {Scope.ISSUE_ANY, Scope.ADMIN}:
             return
@@ -423,7 +423,20 @@ class CertificateService:
             )
             return (await session.scalars(query)).first()
 
-    async def _replay(self, row: IssuedCertificate) -> Issued:
+    async def _replay(self, row: IssuedCertificate, request: IssueRequest) -> Issued:
+        # A retry must be the same request: a request_id reused for another
+        # device, subject or key would otherwise hand back someone's certificate.
+        same = (
+            row.device_id == request.device_id and row.subject_cn == request.subject_cn
+        )
+        if same and (request.csr_pem or request.public_key_pem):
+            key = requested_key.requested_key(request.csr_pem, request.public_key_pem)
+            same = key.sha256 == row.key_sha256
+        if not same:
+            raise AlreadyExists(
+                "this request_id was used for a different request",
+                reason="REQUEST_ID_REUSED",
+            )
         if row.server_made_key:
             raise AlreadyExists(
                 f"request already issued certificate {row.serial}; its private key "

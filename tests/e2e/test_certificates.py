@@ -353,3 +353,49 @@ def test_crl_before_any_ca_is_not_found(stack: Stack) -> None:
     token = stack.create_token("empty", Scope.READ)
     with stack.client(token) as client:
         assert client.get("/v2/certs/crl.pem").status_code == 404
+
+
+def test_request_id_reused_for_another_request_is_refused(
+    stack: Stack, org: str
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    with stack.client(org) as client:
+        device, other = fresh_device(client), fresh_device(client)
+        first = issue(client, device, csr_pem=csr_pem(key), request_id="shared-1")
+        other_device = issue(client, other, csr_pem=csr_pem(key), request_id="shared-1")
+        other_key = issue(
+            client,
+            device,
+            public_key_pem=public_pem(ec.generate_private_key(ec.SECP256R1())),
+            request_id="shared-1",
+        )
+    assert first.status_code == 200, first.text
+    for response in (other_device, other_key):
+        assert response.status_code == 409
+        assert reason_of(response) == "REQUEST_ID_REUSED"
+        assert first.json()["serial"] not in response.text
+
+
+def test_device_token_needs_a_ticket_even_in_dev(stack: Stack) -> None:
+    stack.create_org("ticketed")
+    admin = stack.create_token("ticketed", Scope.ADMIN)
+    device_token = stack.create_token("ticketed", Scope.DEVICE)
+    with stack.client(admin) as client:
+        attested_by_admin = fresh_device(client)
+    with stack.client(device_token) as client:
+        own = fresh_device(client)
+        without = issue(client, attested_by_admin)
+        with_ticket = issue(client, own, issue_ticket=own["issue_ticket"])
+    assert without.status_code == 400
+    assert reason_of(without) == "BINDING_REQUIRED"
+    assert with_ticket.status_code == 200, with_ticket.text
+
+
+def test_dev_stub_cannot_bind_a_key(stack: Stack, org: str) -> None:
+    with stack.client(org) as client:
+        nonce = client.post("/v2/attest/challenge", json={}).json()["nonce"]
+        payload = StubTPM().payload(nonce)
+        payload["bound_key_pem"] = public_pem(ec.generate_private_key(ec.SECP256R1()))
+        response = client.post("/v2/attest", json={"type": "tpm", "payload": payload})
+    assert response.status_code == 400
+    assert reason_of(response) == "TPM_DEV_STUB_CANNOT_BIND"

@@ -551,6 +551,7 @@ def test_device_renews_with_its_certificate_after_fresh_attestation(
         attested = client.post(
             "/v2/device/attest", json={"type": "tpm", "payload": tpm.payload(nonce)}
         )
+        devices_before = stack.sql("SELECT count(*) AS n FROM devices")[0]["n"]
         other_nonce = client.post("/v2/device/challenge", json={}).json()["nonce"]
         other = client.post(
             "/v2/device/attest",
@@ -571,6 +572,9 @@ def test_device_renews_with_its_certificate_after_fresh_attestation(
     assert attested.json()["device_id"] == device.device_id
     assert other.status_code == 403
     assert other.json()["details"][0]["reason"] == "DEVICE_MISMATCH"
+    # Refused evidence stores nothing: no device row appeared for it.
+    devices_after = stack.sql("SELECT count(*) AS n FROM devices")[0]["n"]
+    assert devices_after == devices_before
     assert renewed.status_code == 200, renewed.text
     cert = x509.load_pem_x509_certificate(renewed.json()["cert_pem"].encode())
     assert cert.subject.rfc4514_string() == "CN=renew-me"

@@ -255,3 +255,33 @@ def test_a_verifier_added_by_configuration_attests(
         )
     assert response.status_code == 200, response.text
     assert response.json()["posture_ok"] is True
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v2/devices/%ff%fe", "/v2/crl/%ff", "/v2/certs?device_id=%ff"],
+    ids=["device id", "public CRL route", "query parameter"],
+)
+def test_text_that_is_not_utf8_is_a_clean_400(
+    stack: Stack, admin_token: str, path: str
+) -> None:
+    with stack.client(admin_token) as client:
+        response = client.get(path)
+    assert response.status_code == 400, response.text
+    assert "class" not in response.text and "DecodeError" not in response.text
+
+
+def test_oversized_headers_are_refused_by_envoy(stack: Stack) -> None:
+    with stack.client("aura_tok_" + "x" * 20000) as client:
+        response = client.post("/v2/attest/challenge", json={})
+    assert response.status_code == 431
+
+
+def test_paths_are_normalised_before_routing(stack: Stack) -> None:
+    with stack.client() as client:
+        dotted = client.get("/v2/devices/../version")
+        doubled = client.get("/v2//version")
+        escaped = client.get("/v2%2Fversion")
+    assert dotted.status_code == 200 and dotted.json()["version"]
+    assert doubled.status_code == 200
+    assert escaped.status_code == 400

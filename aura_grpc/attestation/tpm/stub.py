@@ -68,6 +68,14 @@ def verify_stub(
             reason="TPM_DEV_STUB_FORBIDDEN",
         )
 
+    if payload.get("bound_key_pem"):
+        # Nothing in the stub proves a key lives with the device; accepting the
+        # field would bind whatever key the caller names.
+        raise EvidenceMalformed(
+            "the TPM development stub cannot bind a key: leave out bound_key_pem",
+            reason="TPM_DEV_STUB_CANNOT_BIND",
+        )
+
     ek_spki = read_public_key(payload, "ek_pub")
     ak_spki = read_public_key(payload, "ak_pub")
     pcrs = read_pcrs(payload)
