@@ -14,6 +14,7 @@ from aura_grpc.ca.signers.base import SigningKey, signature_hash
 from aura_grpc.errors import InvalidInput
 
 # RFC 5280 reason names as the API accepts them (snake_case), to cryptography's flags.
+# certificateHold is left out: AURA revocations are final, a hold never lifts.
 REASONS: dict[str, x509.ReasonFlags] = {
     "unspecified": x509.ReasonFlags.unspecified,
     "key_compromise": x509.ReasonFlags.key_compromise,
@@ -21,7 +22,6 @@ REASONS: dict[str, x509.ReasonFlags] = {
     "affiliation_changed": x509.ReasonFlags.affiliation_changed,
     "superseded": x509.ReasonFlags.superseded,
     "cessation_of_operation": x509.ReasonFlags.cessation_of_operation,
-    "certificate_hold": x509.ReasonFlags.certificate_hold,
     "privilege_withdrawn": x509.ReasonFlags.privilege_withdrawn,
     "aa_compromise": x509.ReasonFlags.aa_compromise,
 }
@@ -52,9 +52,11 @@ def parse_reason(text: str) -> str:
 
 # Revoked entries never change once made, and every re-sign lists them all again:
 # building 100k of them took most of a 100k-entry CRL's time (~1.4 s), so each
-# is built once per process. Bounded, so a huge CRL cannot grow memory forever
-# (about 250 bytes an entry).
-ENTRY_CACHE_SIZE = 1 << 18
+# is built once per process. The price is memory, about 37 MiB per 100k entries
+# in every worker, hence the bound.
+# TODO: build the revokedCertificates DER ourselves and keep only bytes; when
+# memory per worker matters more than CRLs past 130k entries.
+ENTRY_CACHE_SIZE = 1 << 17
 
 
 @functools.lru_cache(maxsize=ENTRY_CACHE_SIZE)

@@ -17,6 +17,7 @@ from aura_grpc.errors import InvalidInput
 
 MAX_PEM_BYTES = 16384
 MIN_RSA_BITS = 2048
+MIN_RSA_EXPONENT = 65537
 
 PublicKey = CertificateIssuerPublicKeyTypes
 
@@ -57,10 +58,16 @@ def _check_allowed(key: object) -> PublicKey:
         key.curve, ec.SECP256R1
     ):
         return key
-    if isinstance(key, rsa.RSAPublicKey) and key.key_size >= MIN_RSA_BITS:
+    # A small public exponent (e=3) invites well-known attacks on RSA signatures.
+    if (
+        isinstance(key, rsa.RSAPublicKey)
+        and key.key_size >= MIN_RSA_BITS
+        and key.public_numbers().e >= MIN_RSA_EXPONENT
+    ):
         return key
     raise InvalidInput(
-        "the key must be Ed25519, ECDSA P-256 or RSA of at least 2048 bits",
+        "the key must be Ed25519, ECDSA P-256, or RSA of at least 2048 bits "
+        "with e >= 65537",
         reason="KEY_TYPE_UNSUPPORTED",
     )
 

@@ -38,7 +38,11 @@ def parse_duration(text: str) -> int:
     match = _DURATION.match(text.strip())
     if match is None:
         raise typer.BadParameter("use a number and a unit: 45s, 30m, 12h, 90d")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        # Zero would read as "never expires": leave the option out for that.
+        raise typer.BadParameter("a lifetime must be longer than zero")
+    return seconds
 
 
 @org_app.command("create")

@@ -56,6 +56,8 @@ def backup(database: Path, target: Path) -> Summary:
         raise AlreadyExists(f"{target} exists; choose a new file")
     if not database.exists():
         raise PreconditionFailed(f"no database at {database}")
+    if not target.parent.is_dir():
+        raise PreconditionFailed(f"{target.parent} is not a folder")
 
     source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     partial = target.with_name(target.name + ".partial")

@@ -340,7 +340,8 @@ class CertificateService:
             problems.append(f"days must be 1 to {self._settings.max_cert_days}")
         if not _SUBJECT_CN.match(request.subject_cn):
             problems.append(
-                "subject_cn must be 1-64 characters: letters, digits, space and ._@:-"
+                "subject_cn must be 1-64 ASCII characters: letters, digits, space "
+                "and ._@:-, starting with a letter or digit"
             )
         if request.request_id and not _REQUEST_ID.match(request.request_id):
             problems.append("request_id must be 1-64 characters of A-Z a-z 0-9 ._:-")

@@ -19,7 +19,13 @@ from aura_grpc.auth.tokens import (
     split_bearer,
 )
 from aura_grpc.clock import Clock
-from aura_grpc.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
+from aura_grpc.errors import (
+    AlreadyExists,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    Unauthenticated,
+)
 from aura_grpc.logfields import ORG, TOKEN_ID
 from aura_grpc.services.audit import Actor, record
 from aura_grpc.store.models import Org, Token
@@ -87,6 +93,11 @@ class OrgService:
             )
 
         org = await self.get_org(org_name)
+        if org.disabled:
+            raise PreconditionFailed(
+                f"org '{org_name}' is disabled: its tokens would never work",
+                reason="ORG_DISABLED",
+            )
         token = mint_token()
         async with self._sessions.begin() as session:
             now = self._clock.now()
