@@ -12,3 +12,11 @@ from __future__ import annotations
 
 MAX_REQUEST_BYTES = 1 << 20
 MAX_BACKEND_MESSAGE = 2 * MAX_REQUEST_BYTES
+
+# gRPC metadata (headers) the backend accepts. grpc-core's default soft limit is
+# 8 KiB, past which it refuses a random share of calls with RESOURCE_EXHAUSTED
+# (a 429 through Envoy, listing header names): Envoy's own 12 KiB header limit
+# (envoy.yaml, 431) must be the one clients meet, so the backend's is higher,
+# with room for what Envoy adds (client certificate, x-envoy-*) and grpc-core's
+# 32 bytes per header.
+MAX_BACKEND_METADATA = 24 << 10

@@ -24,6 +24,12 @@ from aura_grpc.store.faults import database_fault
 log = logging.getLogger(__name__)
 
 DOMAIN = "aura.dev"
+# Messages may quote client input (an unknown scope, a device id). The message
+# travels twice in trailers (grpc-message percent-encoded, up to 6x its
+# characters, and inside grpc-status-details-bin), so an unbounded quote of a
+# long non-ASCII value overran the trailer limit and reached clients as a
+# reset stream (503): keep messages short.
+MAX_MESSAGE_CHARS = 1000
 
 # Most specific first: the first matching class decides the code.
 _CODES: list[tuple[type[errors.AuraError], grpc.StatusCode]] = [
@@ -59,6 +65,8 @@ def rich_status(
     detail = any_pb2.Any()
     detail.Pack(info)
     details = [detail, *_retry_details(metadata or {})]
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[:MAX_MESSAGE_CHARS] + "..."
     status = status_pb2.Status(
         code=getattr(code_pb2, code.name), message=message, details=details
     )
