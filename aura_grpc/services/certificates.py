@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -273,11 +273,10 @@ class CertificateService:
             query = query.where(table.not_after < expires_before)
         if page_token:
             created, serial = _decode_token(page_token)
+            # A row comparison, which both databases turn into an index range;
+            # the equivalent OR form made PostgreSQL filter every newer entry.
             query = query.where(
-                or_(
-                    table.created_at < created,
-                    and_(table.created_at == created, table.serial < serial),
-                )
+                tuple_(table.created_at, table.serial) < tuple_(created, serial)
             )
         query = query.order_by(table.created_at.desc(), table.serial.desc()).limit(
             size + 1
