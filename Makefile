@@ -54,10 +54,13 @@ bench-large: $(READY)
 	$(PY) -m benchmarks.large
 
 # Every fuzz target for FUZZ_SECONDS each (CI runs them 3 s each); crashing
-# inputs land in build/fuzz/<target>/crash-*.
+# inputs land in build/fuzz/<target>/crash-*. Then the JSON API through Envoy
+# with API_FUZZ_EXAMPLES requests per route (CI: 50).
 FUZZ_SECONDS ?= 120
+API_FUZZ_EXAMPLES ?= 1000
 fuzz: $(READY)
 	$(PY) -m tests.fuzz.campaign --seconds $(FUZZ_SECONDS)
+	AURA_API_FUZZ_EXAMPLES=$(API_FUZZ_EXAMPLES) $(PY) -m pytest -q tests/e2e/test_api_fuzz.py
 
 # Ten minutes of mixed load through Envoy: requests, errors, RSS over time.
 SOAK_SECONDS ?= 600

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +28,7 @@ from aura_grpc.devsetup import ensure_default_org
 from aura_grpc.errors import AlreadyExists, AuraError
 from aura_grpc.server import Backend
 from aura_grpc.services.audit import Actor
+from aura_grpc.supervisor import Supervisor, exit_with_parent, worker_settings
 
 app = typer.Typer(
     help="AURA: attested devices get mTLS client certificates.\n\n"
@@ -96,38 +99,75 @@ async def _serve(settings: Settings, with_envoy: bool) -> None:
     try:
         await backend.start()
         if with_envoy:
-            from gateway.bootstrap import (
-                DeviceListener,
-                render,
-                start_envoy,
-                wait_ready,
+            envoy, ca_cert = _start_gateway(
+                settings, [settings.resolved_backend_socket]
             )
-
-            paths = render(
-                settings.state_dir,
-                api_host=settings.api_host,
-                api_port=settings.api_port,
-                admin_port=settings.envoy_admin_port,
-                backend_socket=settings.resolved_backend_socket,
-                device=DeviceListener(
-                    settings.device_port,
-                    settings.upstream_address,
-                    settings.upstream_allowed_org,
-                    settings.device_max_connection_seconds,
-                ),
-            )
-            envoy = start_envoy(paths.bootstrap, settings.state_dir / "envoy.log")
-            wait_ready(
-                envoy, settings.envoy_admin_port, settings.state_dir / "envoy.log"
-            )
-            _print_welcome(settings, paths.ca_cert, token)
+            _print_welcome(settings, ca_cert, token)
         await _until_signalled()
     finally:
-        if envoy is not None:
-            envoy.terminate()
-            with contextlib.suppress(Exception):
-                envoy.wait(timeout=10)
+        _stop_envoy(envoy)
         await backend.stop()
+
+
+async def _serve_workers(
+    settings: Settings, with_envoy: bool, supervisor: Supervisor
+) -> None:
+    # Migrations and the dev org happen once, here, before any worker starts.
+    setup = Backend(settings)
+    await setup.open_database()
+    token = None
+    try:
+        if settings.profile == "dev":
+            settings.state_dir.mkdir(parents=True, exist_ok=True)
+            token = await ensure_default_org(setup.orgs(), settings.state_dir)
+    finally:
+        await setup.stop()
+
+    envoy = None
+    watching = None
+    try:
+        await supervisor.start()
+        watching = asyncio.create_task(supervisor.supervise())
+        if with_envoy:
+            sockets = [worker.socket for worker in supervisor.workers]
+            envoy, ca_cert = _start_gateway(settings, sockets)
+            _print_welcome(settings, ca_cert, token)
+        await _until_signalled()
+    finally:
+        if watching is not None:
+            watching.cancel()
+        _stop_envoy(envoy)
+        supervisor.stop()
+
+
+def _start_gateway(
+    settings: Settings, sockets: list[str]
+) -> tuple[subprocess.Popen[bytes], Path]:
+    from gateway.bootstrap import DeviceListener, render, start_envoy, wait_ready
+
+    paths = render(
+        settings.state_dir,
+        api_host=settings.api_host,
+        api_port=settings.api_port,
+        admin_port=settings.envoy_admin_port,
+        backend_socket=sockets,
+        device=DeviceListener(
+            settings.device_port,
+            settings.upstream_address,
+            settings.upstream_allowed_org,
+            settings.device_max_connection_seconds,
+        ),
+    )
+    envoy = start_envoy(paths.bootstrap, settings.state_dir / "envoy.log")
+    wait_ready(envoy, settings.envoy_admin_port, settings.state_dir / "envoy.log")
+    return envoy, paths.ca_cert
+
+
+def _stop_envoy(envoy: subprocess.Popen[bytes] | None) -> None:
+    if envoy is not None:
+        envoy.terminate()
+        with contextlib.suppress(Exception):
+            envoy.wait(timeout=10)
 
 
 def _print_welcome(settings: Settings, ca_cert: Path, token: str | None) -> None:
@@ -156,15 +196,64 @@ def serve(
         str | None,
         typer.Option(help="text or json (one object a line); default: the setting."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=64,
+            help="Backend processes behind Envoy (0 = one per core); default: "
+            "the 'workers' setting.",
+        ),
+    ] = None,
 ) -> None:
     """Run the gRPC backend (and, by default, Envoy in front of it)."""
     settings = _settings(config)
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
     if log_format not in (None, "text", "json"):
         typer.echo("error: --log-format is text or json", err=True)
         raise typer.Exit(2)
     logfields.configure(log_level.upper(), log_format or settings.log_format)
+    count = settings.resolved_workers
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(settings, envoy))
+        if count == 1:
+            asyncio.run(_serve(settings, envoy))
+            return
+        log_args = ["--log-level", log_level]
+        log_args += ["--log-format", log_format] if log_format else []
+        supervisor = Supervisor.for_settings(settings, count, config, log_args)
+        asyncio.run(_serve_workers(settings, envoy, supervisor))
+
+
+@app.command("worker", hidden=True)
+def worker(
+    index: Annotated[int, typer.Option(help="This worker's number, from 0.")],
+    count: Annotated[int, typer.Option(help="How many workers there are.")],
+    config: ConfigOption = None,
+    log_level: Annotated[str, typer.Option(help="Python log level.")] = "INFO",
+    log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
+) -> None:
+    """One backend worker; started by 'aura serve --workers N', not by hand."""
+    settings = worker_settings(_settings(config), index, count)
+    logfields.configure(log_level.upper(), log_format or settings.log_format)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run_worker(settings))
+
+
+async def _run_worker(settings: Settings) -> None:
+    parent = os.getppid()
+    backend = Backend(settings)
+    try:
+        await backend.start()
+        waits = [
+            asyncio.create_task(_until_signalled()),
+            asyncio.create_task(exit_with_parent(parent)),
+        ]
+        _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+    finally:
+        await backend.stop()
 
 
 @org_app.command("create")

@@ -128,7 +128,10 @@ class Backend:
 
         self.server = grpc.aio.server(
             interceptors=[DecodeErrorInterceptor()],
-            options=[("grpc.max_receive_message_length", limits.MAX_BACKEND_MESSAGE)],
+            options=[
+                ("grpc.max_receive_message_length", limits.MAX_BACKEND_MESSAGE),
+                ("grpc.max_metadata_size", limits.MAX_BACKEND_METADATA),
+            ],
         )
         # The generated registration helpers carry no type hints.
         add_attest = attest_pb2_grpc.add_AttestServiceServicer_to_server

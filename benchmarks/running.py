@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -35,20 +36,26 @@ class RunningAura:
     backend_socket: str
     token: str
     pid: int
+    device_port: int = 0
+    admin_port: int = 0
 
 
 @contextmanager
 def running_aura(**settings: str) -> Iterator[RunningAura]:
-    """Start `aura serve` on a fresh SQLite file; yield once Envoy answers."""
+    """Start `aura serve` on a fresh SQLite file (or the `database_url` given);
+    yield once Envoy answers. One worker unless `workers` says otherwise."""
+    settings = {"workers": "1", **settings}
     with tempfile.TemporaryDirectory(prefix="aura-bench-") as folder:
         state = Path(folder)
         api_port = free_port()
+        admin_port = free_port()
         env = {
             **os.environ,
             "AURA_STATE_DIR": str(state),
             "AURA_API_PORT": str(api_port),
             "AURA_DEVICE_PORT": str(free_port()),
-            "AURA_ENVOY_ADMIN_PORT": str(free_port()),
+            "AURA_ENVOY_ADMIN_PORT": str(admin_port),
+            "AURA_METRICS_PORT": "0",
             **{f"AURA_{k.upper()}": v for k, v in settings.items()},
         }
         log = (state / "server.log").open("w")
@@ -66,13 +73,16 @@ def running_aura(**settings: str) -> Iterator[RunningAura]:
                 tail = (state / "server.log").read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"{exc}\n{tail}") from exc
             token = (state / "dev-token").read_text().strip()
+            one = settings["workers"] == "1"
             yield RunningAura(
                 state,
                 base_url,
                 state / "pki" / "ca.pem",
-                str(state / "backend.sock"),
+                str(state / ("backend.sock" if one else "backend-0.sock")),
                 token,
                 process.pid,
+                int(env["AURA_DEVICE_PORT"]),
+                admin_port,
             )
         finally:
             process.send_signal(signal.SIGTERM)
@@ -89,8 +99,9 @@ def _wait(base_url: str, ca: Path, process: subprocess.Popen[bytes]) -> None:
             raise RuntimeError("aura serve exited early; see server.log")
         if ca.exists():
             try:
+                context = ssl.create_default_context(cafile=str(ca))
                 if httpx.get(
-                    f"{base_url}/v2/version", verify=str(ca), timeout=1
+                    f"{base_url}/v2/version", verify=context, timeout=1
                 ).is_success:
                     return
             except httpx.HTTPError:

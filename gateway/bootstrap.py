@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -52,10 +54,13 @@ def render(
     api_host: str,
     api_port: int,
     admin_port: int,
-    backend_socket: str,
+    backend_socket: str | Sequence[str],
     device: DeviceListener | None = None,
 ) -> GatewayPaths:
-    """Write the descriptor set, the dev server certificate and the bootstrap."""
+    """Write the descriptor set, the dev server certificate and the bootstrap.
+
+    `backend_socket` is one worker's socket path, or every worker's.
+    """
     state_dir = state_dir.resolve()
     pki = ensure_dev_pki(state_dir / "pki")
     descriptor = build_descriptor(state_dir / "gateway" / "aura.pb")
@@ -66,7 +71,7 @@ def render(
         "ADMIN_PORT": str(admin_port),
         "SERVER_CERT": str(pki.server_cert),
         "SERVER_KEY": str(pki.server_key),
-        "BACKEND_SOCKET": backend_socket,
+        "BACKEND_ENDPOINTS": backend_endpoints(backend_socket),
         "DESCRIPTOR": str(descriptor),
         # Without explicit settings the device listener takes the next port.
         **(device or DeviceListener(api_port + 1)).values(),
@@ -74,6 +79,19 @@ def render(
     bootstrap = state_dir / "gateway" / "envoy.yaml"
     bootstrap.write_text(Template(TEMPLATE.read_text()).substitute(values))
     return GatewayPaths(bootstrap, descriptor, pki.ca_cert)
+
+
+def backend_endpoints(sockets: str | Sequence[str]) -> str:
+    """The backend cluster's `lb_endpoints` as a one-line YAML flow list."""
+    paths = [sockets] if isinstance(sockets, str) else list(sockets)
+    if not paths:
+        raise ValueError("at least one backend socket is needed")
+    # JSON strings are valid YAML flow scalars: any path is quoted safely.
+    endpoints = [
+        f"{{endpoint: {{address: {{pipe: {{path: {json.dumps(path)}}}}}}}}}"
+        for path in paths
+    ]
+    return f"[{', '.join(endpoints)}]"
 
 
 def envoy_binary() -> str:

