@@ -56,6 +56,15 @@ ca_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(ca_app, name="ca")
+
+
+@app.callback()
+def _private_files() -> None:
+    # Everything AURA writes (database, WAL, logs, backups, keys) is for this
+    # user alone: the database holds each org's device-id key and token hashes.
+    os.umask(0o077)
+
+
 app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
 app.add_typer(config_app, name="config")
@@ -93,7 +102,8 @@ async def _serve(settings: Settings, with_envoy: bool) -> None:
     await backend.open_database()
     token = None
     if settings.profile == "dev":
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        settings.state_dir.chmod(0o700)
         token = await ensure_default_org(backend.orgs(), settings.state_dir)
     envoy = None
     try:
