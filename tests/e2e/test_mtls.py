@@ -436,6 +436,13 @@ def test_envoy_nack_is_seen_and_old_bundle_stays(
     assert backend is not None and backend.edge is not None
     publisher, sds = backend.edge.publisher, backend.edge.sds
     assert sds is not None
+    # Let the enrolment's own trust change settle first: the cross-worker watch
+    # would otherwise republish the good bundle in the middle of the test.
+    time.sleep(4 * stack.settings.edge_watch_seconds)
+    deadline = time.monotonic() + 5
+    while sds.state.acked_version != publisher.snapshot.version:
+        assert time.monotonic() < deadline, "Envoy never acknowledged the bundle"
+        time.sleep(0.05)
     good = publisher.snapshot
     assert health_of(stack) == health_pb2.HealthCheckResponse.SERVING
 

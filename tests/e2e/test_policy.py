@@ -302,7 +302,10 @@ def test_approval_needs_the_devices_own_key(
 ) -> None:
     with stack.client(approvals_org["device"]) as client:
         device = attested(client, StubTPM())
-        response = issue(client, device["device_id"])  # the server would make the key
+        # No key in the request: the server would make it.
+        response = issue(
+            client, device["device_id"], issue_ticket=device["issue_ticket"]
+        )
     assert response.status_code == 403
     assert reason_of(response) == "APPROVAL_NEEDS_DEVICE_KEY"
 
