@@ -54,8 +54,8 @@ def parse_reason(text: str) -> str:
 # building 100k of them took most of a 100k-entry CRL's time (~1.4 s), so each
 # is built once per process. The price is memory, about 37 MiB per 100k entries
 # in every worker, hence the bound.
-# TODO: build the revokedCertificates DER ourselves and keep only bytes; when
-# memory per worker matters more than CRLs past 130k entries.
+# TODO: keep only one worker's entry cache (a CRL signer process) instead of one
+# per worker; when memory per worker matters more than CRLs past 130k entries.
 ENTRY_CACHE_SIZE = 1 << 17
 
 
