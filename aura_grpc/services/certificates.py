@@ -38,6 +38,7 @@ from aura_grpc.policy.hook import IssuanceGate
 from aura_grpc.services import nonces
 from aura_grpc.services.audit import Actor, record
 from aura_grpc.services.authorities import AuthorityService
+from aura_grpc.services.revocation import revoke_row
 from aura_grpc.store.models import Device, IssuedCertificate
 
 log = logging.getLogger(__name__)
@@ -300,18 +301,7 @@ class CertificateService:
                 raise NotFound(f"no certificate with serial '{serial}'")
             if row.revoked_at is not None:
                 return row  # the first revocation's time and reason stand
-            row.revoked_at = now
-            row.revocation_reason = reason
-            record(
-                session,
-                now,
-                actor,
-                "cert.revoke",
-                "ok",
-                device_id=row.device_id,
-                serial=serial,
-                revocation_reason=reason,
-            )
+            revoke_row(session, actor, now, reason, row)
 
         # Committed first, so the revocation survives even if re-signing fails.
         await self._authorities.resign_crl(row.ca_id)

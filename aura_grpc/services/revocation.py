@@ -38,20 +38,33 @@ async def mark_revoked(
     rows = list((await session.scalars(query)).all())
 
     for row in rows:
-        row.revoked_at = now
-        row.revocation_reason = reason
-        record(
-            session,
-            now,
-            actor,
-            "cert.revoke",
-            "ok",
-            device_id=row.device_id,
-            serial=row.serial,
-            revocation_reason=reason,
-            bulk=True,
-        )
+        revoke_row(session, actor, now, reason, row, bulk=True)
     return rows
+
+
+def revoke_row(
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime,
+    reason: str,
+    row: IssuedCertificate,
+    *,
+    bulk: bool = False,
+) -> None:
+    """Mark one certificate revoked and audit it, in the caller's transaction."""
+    row.revoked_at = now
+    row.revocation_reason = reason
+    record(
+        session,
+        now,
+        actor,
+        "cert.revoke",
+        "ok",
+        device_id=row.device_id,
+        serial=row.serial,
+        revocation_reason=reason,
+        bulk=bulk,
+    )
 
 
 async def publish(authorities: AuthorityService, rows: list[IssuedCertificate]) -> None:
