@@ -20,10 +20,16 @@ import typer
 
 from aura_grpc import logfields
 from aura_grpc.auth.scopes import parse_scopes
-from aura_grpc.config import ConfigError, Settings, load_settings
+from aura_grpc.config import Settings
 from aura_grpc.console.admin import admin_app
 from aura_grpc.console.audit import audit_app
-from aura_grpc.console.maintenance import backup_command, config_app, restore_command
+from aura_grpc.console.maintenance import (
+    ConfigOption,
+    backup_command,
+    config_app,
+    restore_command,
+    settings_or_exit,
+)
 from aura_grpc.devsetup import ensure_default_org
 from aura_grpc.errors import AlreadyExists, AuraError
 from aura_grpc.server import Backend
@@ -70,18 +76,6 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(config_app, name="config")
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML configuration file.")
-]
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
 
 
 def _fail(exc: AuraError) -> typer.Exit:
@@ -217,7 +211,7 @@ def serve(
     ] = None,
 ) -> None:
     """Run the gRPC backend (and, by default, Envoy in front of it)."""
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     if workers is not None:
         settings = settings.model_copy(update={"workers": workers})
     if log_format not in (None, "text", "json"):
@@ -244,7 +238,7 @@ def worker(
     log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
 ) -> None:
     """One backend worker; started by 'aura serve --workers N', not by hand."""
-    settings = worker_settings(_settings(config), index, count)
+    settings = worker_settings(settings_or_exit(config), index, count)
     logfields.configure(log_level.upper(), log_format or settings.log_format)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run_worker(settings))
@@ -271,7 +265,7 @@ def org_create(name: str, config: ConfigOption = None) -> None:
     """Create an org."""
 
     async def run() -> str:
-        backend = Backend(_settings(config))
+        backend = Backend(settings_or_exit(config))
         await backend.open_database()
         try:
             return (await backend.orgs().create_org(name)).id
@@ -305,7 +299,7 @@ def token_create(
         raise typer.Exit(2) from exc
 
     async def run() -> str:
-        backend = Backend(_settings(config))
+        backend = Backend(settings_or_exit(config))
         await backend.open_database()
         try:
             return (await backend.orgs().create_token(org, wanted, label)).bearer
@@ -331,7 +325,7 @@ KeyRefOption = Annotated[
 async def _ca_change(
     config: Path | None, org: str, rotate: bool, key_ref: str | None = None
 ) -> str:
-    backend = Backend(_settings(config))
+    backend = Backend(settings_or_exit(config))
     await backend.open_database()
     try:
         org_row = await backend.orgs().get_org(org)
@@ -351,7 +345,7 @@ async def _ca_change(
 async def _ca_import(
     config: Path | None, org: str, key_ref: str, cert_pem: str, rotate: bool
 ) -> str:
-    backend = Backend(_settings(config))
+    backend = Backend(settings_or_exit(config))
     await backend.open_database()
     try:
         org_row = await backend.orgs().get_org(org)

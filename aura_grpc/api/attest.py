@@ -12,7 +12,7 @@ from aura_grpc.api.status import translate_errors
 from aura_grpc.errors import InvalidInput
 from aura_grpc.gen.aura.v2 import attest_pb2 as pb
 from aura_grpc.gen.aura.v2 import attest_pb2_grpc
-from aura_grpc.services.attestation import AttestationService
+from aura_grpc.services.attestation import AttestationService, AttestOutcome
 
 Context = grpc.aio.ServicerContext[Any, Any]
 PREFIX = "/aura.v2.AttestService/"
@@ -67,13 +67,7 @@ class AttestServicer(attest_pb2_grpc.AttestServiceServicer):
             request.type,
             to_dict(request.payload),
         )
-        return pb.AttestResponse(
-            device_id=outcome.device_id,
-            posture_ok=outcome.posture_ok,
-            issue_ticket=outcome.issue_ticket,
-            issue_ticket_expires_at=timestamp(outcome.issue_ticket_expires_at),
-            failed_checks=outcome.failed_checks,
-        )
+        return pb.AttestResponse(**outcome_fields(outcome))
 
     @translate_errors
     async def GetDevice(
@@ -115,3 +109,14 @@ class AttestServicer(attest_pb2_grpc.AttestServiceServicer):
         return pb.GetReferenceValuesResponse(
             type=document.type, version=document.version, values=struct(document.values)
         )
+
+
+def outcome_fields(outcome: AttestOutcome) -> dict[str, Any]:
+    """The fields AttestResponse and the device listener's response share."""
+    return {
+        "device_id": outcome.device_id,
+        "posture_ok": outcome.posture_ok,
+        "issue_ticket": outcome.issue_ticket,
+        "issue_ticket_expires_at": timestamp(outcome.issue_ticket_expires_at),
+        "failed_checks": outcome.failed_checks,
+    }

@@ -10,6 +10,7 @@ from typing import Any
 
 import grpc
 
+from aura_grpc.api.attest import outcome_fields
 from aura_grpc.api.calls import CallGuard
 from aura_grpc.api.convert import timestamp, to_dict
 from aura_grpc.api.status import request_id_of, translate_errors
@@ -85,13 +86,7 @@ class DeviceServicer(device_pb2_grpc.DeviceServiceServicer):
             to_dict(request.payload),
             expected_device_id=me.device_id,
         )
-        return pb.AttestDeviceResponse(
-            device_id=outcome.device_id,
-            posture_ok=outcome.posture_ok,
-            issue_ticket=outcome.issue_ticket,
-            issue_ticket_expires_at=timestamp(outcome.issue_ticket_expires_at),
-            failed_checks=outcome.failed_checks,
-        )
+        return pb.AttestDeviceResponse(**outcome_fields(outcome))
 
     @translate_errors
     async def RenewCert(

@@ -22,7 +22,8 @@ ConfigOption = Annotated[
 ]
 
 
-def _settings(config: Path | None) -> Settings:
+def settings_or_exit(config: Path | None) -> Settings:
+    """The validated settings, or every problem printed and exit code 2."""
     try:
         return load_settings(config)
     except ConfigError as exc:
@@ -45,7 +46,7 @@ def config_check(
     ] = None,
 ) -> None:
     """Validate a configuration file (and AURA_* variables); start nothing."""
-    settings = _settings(file)
+    settings = settings_or_exit(file)
     typer.echo(
         f"configuration OK: profile {settings.profile}, "
         f"state_dir {settings.state_dir}, "
@@ -61,7 +62,7 @@ def backup_command(
 
     The master key file (CA keys are sealed under it) is not in the database:
     back it up separately and keep it apart from the database backups."""
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     try:
         summary = backups.backup(_database(settings), path)
     except AuraError as exc:
@@ -77,7 +78,7 @@ def restore_command(
 ) -> None:
     """Replace the database with a backup (stop the server first), then re-sign
     every live CRL so its number is above any published before."""
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     database = _database(settings)
     try:
         summary = backups.restore(
